@@ -1,0 +1,52 @@
+# The two commands of the README: `make run` and `make test`. Both provision what they need on
+# first use (Python packages, Kafka jars, FerretDB) and are fast the second time.
+
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV_VERSION := 0.13.9
+UV := .cache/uv/bin/uv
+PY := .venv/bin/python
+INFRA := deploy/local/infra.sh
+
+# The test infrastructure has its own ports and folder, so `make test` can run beside `make run`.
+TEST_ENV := SWITCHBOARD_LOCAL_RUN_DIR=.run/test SWITCHBOARD_LOCAL_KAFKA_PORT=19092 \
+	SWITCHBOARD_LOCAL_KAFKA_CONTROLLER_PORT=19093 SWITCHBOARD_LOCAL_MONGO_PORT=27018
+
+.PHONY: run test venv infra-start infra-stop lint typecheck unit clean
+
+$(UV):
+	@echo "python: installing uv $(UV_VERSION) into .cache/uv (first run)"
+	@python3 -m venv .cache/uv && .cache/uv/bin/pip install -q "uv==$(UV_VERSION)"
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	@echo "python: installing the locked dependencies into .venv"
+	@$(UV) sync --frozen --quiet
+	@touch $@
+
+venv: .venv/.synced
+
+run: venv
+	@$(INFRA) start
+	@trap '$(INFRA) stop' EXIT INT TERM; $(PY) deploy/local/stack.py
+
+test: venv
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check --quiet . && $(PY) -m mypy --no-error-summary
+	@$(TEST_ENV) $(INFRA) reset >/dev/null
+	@trap '$(TEST_ENV) $(INFRA) stop' EXIT INT TERM; \
+	$(TEST_ENV) $(INFRA) start && \
+	SWITCHBOARD_TEST_KAFKA=127.0.0.1:19092 \
+	SWITCHBOARD_TEST_MONGODB_URI='mongodb://127.0.0.1:27018/?directConnection=true' \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: venv
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+typecheck: venv
+	$(PY) -m mypy
+
+clean:
+	-$(INFRA) stop; $(TEST_ENV) $(INFRA) stop
+	rm -rf .run

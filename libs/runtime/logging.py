@@ -1,0 +1,52 @@
+"""JSON log lines, one per event, carrying the ids that let one event be followed across services.
+
+Emails never appear in logs: `email_hash` gives a stable, non-reversible handle instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+
+def email_hash(email: str | None) -> str | None:
+    if not email:
+        return None
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper(), force=True)
+    for noisy in ("aiokafka", "pymongo", "httpx", "httpcore", "uvicorn.access", "faststream"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.EventRenamer("message"),
+            _bind_service(service),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _bind_service(service: str) -> Any:
+    def processor(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("service", service)
+        return event
+
+    return processor
+
+
+def get_logger(**bound: Any) -> Any:
+    # Lazy: modules call this at import, before `configure_logging` has run.
+    return structlog.get_logger(**bound)

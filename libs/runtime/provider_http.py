@@ -1,0 +1,98 @@
+"""Outbound provider calls: one place that times them, labels them and translates every httpx
+outcome into the error tree (`errors.py`). Worker clients call `request` and never see httpx
+exceptions; a unit test checks the mapping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from .errors import TransientProviderError, error_for_status
+from .worker_metrics import WorkerMetrics
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(when - (now if now is not None else time.time()), 0.0)
+
+
+def error_message(response: httpx.Response) -> str:
+    """A short, secret-free description of a provider error body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("message", "error", "description", "errors"):
+            if body.get(key):
+                value = body[key]
+                return str(value[0] if isinstance(value, list) and value else value)[:300]
+    return str(body)[:300]
+
+
+class ProviderHttp:
+    def __init__(
+        self, provider: str, client: httpx.AsyncClient, metrics: WorkerMetrics | None
+    ) -> None:
+        self.provider = provider
+        self.client = client
+        self.metrics = metrics
+
+    async def request(
+        self,
+        method: str,
+        template: str,
+        *,
+        ok: Collection[int] = (200, 201, 202, 204),
+        path: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Call `template` (e.g. `/api/admin/v2/access_groups/{id}/community_members`).
+        Statuses in `ok` are returned; anything else raises a `ProviderError`."""
+        url = template.format(**(path or {}))
+        endpoint = f"{method} {template}"
+        started = time.perf_counter()
+        status = "error"
+        try:
+            response = await self.client.request(method, url, **kwargs)
+            status = str(response.status_code)
+        except httpx.TimeoutException as exc:
+            raise TransientProviderError(
+                self.provider,
+                f"timed out ({type(exc).__name__})",
+                endpoint=endpoint,
+                code="timeout",
+            ) from None
+        except httpx.TransportError as exc:
+            raise TransientProviderError(
+                self.provider,
+                f"connection failed ({type(exc).__name__})",
+                endpoint=endpoint,
+                code="connection",
+            ) from None
+        finally:
+            if self.metrics is not None:
+                self.metrics.downstream.labels(self.provider, endpoint, status).observe(
+                    time.perf_counter() - started
+                )
+        if response.status_code in ok:
+            return response
+        raise error_for_status(
+            self.provider,
+            response.status_code,
+            error_message(response),
+            endpoint=endpoint,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )

@@ -1,0 +1,108 @@
+"""Builds a sync worker service around an `Integration`: Kafka subscriptions with their own
+consumer group, the dedupe store, retries, metrics, lag, and `/healthz` `/readyz` `/metrics`.
+A worker folder supplies only its integration and settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaMessage
+from prometheus_client import CollectorRegistry
+
+from libs.contracts import CUSTOMER_EVENTS, replay_topic
+
+from .broker import make_broker
+from .dedupe import DedupeStore
+from .http import make_http_app
+from .integration import Integration, WorkerSettings
+from .lag import monitor_lag
+from .lifecycle import background, start_broker_when_reachable
+from .logging import configure_logging, get_logger
+from .mongo import database, make_client, ping
+from .worker import WorkerLoop
+from .worker_metrics import WorkerMetrics
+
+log = get_logger()
+
+IntegrationFactory = Callable[[WorkerSettings, WorkerMetrics], Integration]
+
+
+def group_id(settings: WorkerSettings, integration: str) -> str:
+    return f"{settings.kafka_group_prefix}-{integration}"
+
+
+def create_worker_app(
+    name: str, settings: WorkerSettings, make_integration: IntegrationFactory
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics(registry)
+    mongo = make_client(settings)
+    dedupe = DedupeStore(database(mongo, settings), name)
+    broker = make_broker(settings)
+    group = group_id(settings, name)
+    holder: dict[str, WorkerLoop] = {}
+
+    subscriber_options: dict[str, Any] = {
+        "ack_policy": AckPolicy.MANUAL,
+        "auto_offset_reset": "earliest",
+        "max_workers": settings.concurrency,
+    }
+
+    @broker.subscriber(CUSTOMER_EVENTS, group_id=group, **subscriber_options)
+    async def on_customer_event(msg: KafkaMessage) -> None:
+        await holder["loop"].on_customer_event(msg.body, msg)
+
+    @broker.subscriber(replay_topic(name), group_id=f"{group}-replay", **subscriber_options)
+    async def on_replay(msg: KafkaMessage) -> None:
+        await holder["loop"].on_replay(msg.body, msg)
+
+    async def prune_forever() -> None:
+        retention = timedelta(days=settings.dedupe_retention_days)
+        while True:
+            try:
+                removed = await dedupe.prune(retention)
+                if removed:
+                    log.info("dedupe_pruned", integration=name, removed=removed)
+            except Exception as exc:
+                log.warning("dedupe_prune_failed", integration=name, error=type(exc).__name__)
+            await asyncio.sleep(3600)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await dedupe.create_indexes(timedelta(days=settings.dedupe_retention_days))
+        integration = make_integration(settings, metrics)
+        holder["loop"] = WorkerLoop(integration, settings, broker, dedupe, metrics)
+        lag = monitor_lag(
+            settings.kafka_bootstrap_servers,
+            {group: CUSTOMER_EVENTS, f"{group}-replay": replay_topic(name)},
+            metrics.lag,
+        )
+        async with background(start_broker_when_reachable(broker), prune_forever(), lag):
+            yield
+            # Stop consuming first; FastStream waits for in-flight handlers (graceful_timeout),
+            # so a SIGTERM finishes the current message or leaves it uncommitted.
+            await broker.stop()
+        await integration.aclose()
+        await mongo.close()
+
+    async def kafka_ready() -> bool:
+        try:
+            return bool(await broker.ping(timeout=2.0))
+        except Exception:
+            return False
+
+    app = make_http_app(
+        title=f"Switchboard {name} worker",
+        registry=registry,
+        readiness={"mongodb": lambda: ping(mongo), "kafka": kafka_ready},
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+    return app

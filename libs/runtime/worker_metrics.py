@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class WorkerMetrics:
+    """Metrics of the shared worker loop. Labels are low-cardinality: never an id or email."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.results = Counter(
+            "switchboard_sync_results_total",
+            "Events processed, by integration and outcome.",
+            ["integration", "outcome"],
+            registry=registry,
+        )
+        self.attempts = Counter(
+            "switchboard_sync_attempts_total",
+            "Sync attempts, by integration and outcome (ok, retryable, permanent, auth).",
+            ["integration", "outcome"],
+            registry=registry,
+        )
+        self.actions = Counter(
+            "switchboard_sync_actions_total",
+            "Planned actions, by integration, action and outcome (done, shadow, failed).",
+            ["integration", "action", "outcome"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            "switchboard_sync_retries_total",
+            "Retries of a sync after a retryable error.",
+            ["integration"],
+            registry=registry,
+        )
+        self.failures = Counter(
+            "switchboard_sync_failures_total",
+            "Syncs that failed for good and went to the failure topic.",
+            ["integration"],
+            registry=registry,
+        )
+        self.auth_errors = Counter(
+            "switchboard_sync_auth_errors_total",
+            "Provider answers 401/403: a credential or scope problem.",
+            ["integration", "status"],
+            registry=registry,
+        )
+        self.stale = Counter(
+            "switchboard_sync_stale_skips_total",
+            "Events skipped because a newer version was already applied.",
+            ["integration"],
+            registry=registry,
+        )
+        self.dedupe_hits = Counter(
+            "switchboard_sync_dedupe_hits_total",
+            "Events skipped because they were already processed.",
+            ["integration"],
+            registry=registry,
+        )
+        self.handed_back = Counter(
+            "switchboard_sync_handed_back_total",
+            "Messages handed back to Kafka (not committed) after an internal error.",
+            ["integration"],
+            registry=registry,
+        )
+        self.processing = Histogram(
+            "switchboard_sync_processing_seconds",
+            "Time to process one event, retries included.",
+            ["integration"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.downstream = Histogram(
+            "switchboard_downstream_request_seconds",
+            "Provider API calls, by integration, endpoint template and status.",
+            ["integration", "endpoint", "status"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "switchboard_consumer_lag_messages",
+            "Messages not yet committed, by consumer group, topic and partition.",
+            ["group", "topic", "partition"],
+            registry=registry,
+        )

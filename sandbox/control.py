@@ -1,0 +1,76 @@
+"""The test-control API under `/_sandbox`: read the state, inject and clear faults, reset.
+
+No auth: it is a development tool, and the sandbox binds to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from sandbox.faults import FaultRequest
+from sandbox.guard import sandbox_of
+from sandbox.http import reply
+from sandbox.state import PROVIDERS
+
+router = APIRouter(prefix="/_sandbox")
+
+
+def error(code: str, message: str, status: int = 422) -> Response:
+    """Errors of the control API: a stable code and a human message, like every surface here."""
+    return reply({"error": code, "message": message}, status)
+
+
+def describe(exc: ValidationError) -> str:
+    """One readable line per problem, e.g. `status: Input should be less than or equal to 599`."""
+    parts = []
+    for problem in exc.errors():
+        where = ".".join(str(p) for p in problem["loc"])
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def _provider_param(request: Request) -> tuple[str | None, Response | None]:
+    provider = request.query_params.get("provider")
+    if provider is not None and provider not in PROVIDERS:
+        return None, error("unknown_provider", f"provider must be one of {', '.join(PROVIDERS)}")
+    return provider, None
+
+
+@router.get("/state")
+async def get_state(request: Request) -> Response:
+    return reply(sandbox_of(request).snapshot())
+
+
+@router.get("/faults")
+async def list_faults(request: Request) -> Response:
+    return reply({"faults": [f.as_json() for f in sandbox_of(request).faults.active]})
+
+
+@router.post("/faults")
+async def add_fault(request: Request) -> Response:
+    try:
+        spec = FaultRequest.model_validate_json(await request.body() or b"{}")
+    except ValidationError as exc:
+        return error("invalid_fault", describe(exc))
+    fault = sandbox_of(request).faults.add(spec)
+    return reply({"fault": fault.as_json()}, 201)
+
+
+@router.delete("/faults")
+async def clear_faults(request: Request) -> Response:
+    provider, problem = _provider_param(request)
+    if problem is not None:
+        return problem
+    return reply({"cleared": sandbox_of(request).faults.clear(provider)})
+
+
+@router.post("/reset")
+async def reset(request: Request) -> Response:
+    provider, problem = _provider_param(request)
+    if problem is not None:
+        return problem
+    sandbox_of(request).reset(provider)
+    return reply({"reset": provider or "all"})

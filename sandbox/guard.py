@@ -1,0 +1,110 @@
+"""What every provider stand-in does before its own logic: check the credential, apply the rate
+limit, and count the request. Each provider describes its own answers in a `ProviderSpec`.
+
+Counting happens here, after auth and the rate limit, so `requests` only holds calls that reached
+the provider's logic; refused ones go to `rejected` and injected failures to `faulted` (see
+`faults.py`). A test can then tell one grant from two, and still see every retry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
+
+from sandbox.settings import SandboxSettings
+
+if TYPE_CHECKING:
+    from sandbox.state import Sandbox
+
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """How one provider answers outside its business logic."""
+
+    name: str
+    # Returns the rate-limit key (the credential, or the client IP for Circle), or None if refused.
+    authenticate: Callable[[Request, SandboxSettings], str | None]
+    unauthorized: Callable[[Request], Response]
+    # Gets the Retry-After value to send, or None to send no header (Circle, Kit, HubSpot).
+    too_many_requests: Callable[[int | None], Response]
+    # The provider's error body for any other injected status (503, 500, 400, ...).
+    error: Callable[[int], Response]
+    # Zendesk documents Retry-After on every 429; the others send none.
+    sends_retry_after: bool = False
+
+    @property
+    def prefix(self) -> str:
+        return f"/{self.name}"
+
+
+class ProviderReply(Exception):
+    """Stops a request with a ready response (raised from dependencies, turned into the reply)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def bearer_token(request: Request, *schemes: str) -> str | None:
+    """The credential after one of `schemes` in the Authorization header (case-insensitive)."""
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() in {s.lower() for s in schemes} and value.strip():
+        return value.strip()
+    return None
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    sandbox: Sandbox = request.app.state.sandbox
+    return sandbox
+
+
+def provider_template(scope: Scope, prefix: str) -> str:
+    """The matched route's path template without the provider prefix, e.g. `/v4/tags/{tag_id}`."""
+    route = scope.get("route")
+    path: str = getattr(route, "path", None) or scope.get("path", "")
+    return _relative(path, prefix)
+
+
+def match_template(routes: Sequence[BaseRoute], scope: Scope, prefix: str) -> str:
+    """Route matching before the router runs (used by the fault middleware)."""
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return provider_template({"route": route, "path": scope["path"]}, prefix)
+    return _relative(scope["path"], prefix)
+
+
+def _relative(path: str, prefix: str) -> str:
+    # Zendesk's optional `.json` suffix names the same endpoint, so it is counted as one.
+    path = path.removesuffix(".json")
+    return path[len(prefix) :] if path.startswith(prefix) else path
+
+
+def guard(spec: ProviderSpec) -> Any:
+    """A router dependency: authenticate, rate-limit, then count the request."""
+
+    async def check(request: Request) -> None:
+        sandbox = sandbox_of(request)
+        log = sandbox.logs[spec.name]
+        key = f"{request.method} {provider_template(request.scope, spec.prefix)}"
+        credential = spec.authenticate(request, sandbox.settings)
+        if credential is None:
+            log.rejected[key] += 1
+            raise ProviderReply(spec.unauthorized(request))
+        wait = sandbox.limiters[spec.name].hit(credential)
+        if wait is not None:
+            log.rejected[key] += 1
+            retry_after = max(1, math.ceil(wait)) if spec.sends_retry_after else None
+            raise ProviderReply(spec.too_many_requests(retry_after))
+        log.record(request.method, key)
+
+    return Depends(check)

@@ -1,0 +1,179 @@
+"""Kit (ConvertKit) records: subscribers, tags and who carries which tag."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.stores import WALL_CLOCK, Clock, Missing, email_key, id_counter, iso
+
+STATES = ("active", "inactive", "bounced", "complained", "cancelled")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def valid_email(email: str) -> bool:
+    return bool(_EMAIL.match(email))
+
+
+@dataclass
+class Subscriber:
+    id: int
+    email_address: str
+    first_name: str | None
+    state: str
+    created_at: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Tag:
+    id: int
+    name: str
+    created_at: str
+    # subscriber id -> tagged_at
+    tagged: dict[int, str] = field(default_factory=dict)
+
+
+class KitStore:
+    def __init__(self, clock: Clock = WALL_CLOCK) -> None:
+        self._clock = clock
+        self._subscriber_ids = id_counter(3_000_001)
+        self._tag_ids = id_counter(40_001)
+        self.subscribers: dict[int, Subscriber] = {}
+        self.tags: dict[int, Tag] = {}
+
+    def reset(self) -> None:
+        self.subscribers.clear()
+        self.tags.clear()
+
+    # -- subscribers -----------------------------------------------------------------------
+    def find(self, email: str) -> Subscriber | None:
+        key = email_key(email)
+        return next(
+            (s for s in self.subscribers.values() if email_key(s.email_address) == key), None
+        )
+
+    def get(self, subscriber_id: int | None) -> Subscriber:
+        found = self.subscribers.get(subscriber_id) if subscriber_id is not None else None
+        if found is None:
+            raise Missing("subscriber")
+        return found
+
+    def upsert(
+        self, email: str, first_name: str | None, state: str, fields: dict[str, Any]
+    ) -> tuple[Subscriber, bool]:
+        """Create, or return the existing subscriber; True if created.
+
+        An existing subscriber only gets `first_name` updated: the state never changes this way,
+        so re-posting a cancelled subscriber does not resubscribe them.
+        """
+        existing = self.find(email)
+        if existing is not None:
+            if first_name is not None:
+                existing.first_name = first_name
+            return existing, False
+        subscriber = Subscriber(
+            id=next(self._subscriber_ids),
+            email_address=email.strip(),
+            first_name=first_name,
+            state=state,
+            created_at=iso(self._clock()),
+            fields=dict(fields),
+        )
+        self.subscribers[subscriber.id] = subscriber
+        return subscriber, True
+
+    def unsubscribe(self, subscriber_id: int | None) -> None:
+        # The record and its tags stay; only the state changes.
+        self.get(subscriber_id).state = "cancelled"
+
+    def listed(self, status: str, email: str | None = None) -> list[Subscriber]:
+        subscribers = list(self.subscribers.values())
+        if status != "all":
+            subscribers = [s for s in subscribers if s.state == status]
+        if email:
+            subscribers = [s for s in subscribers if email_key(s.email_address) == email_key(email)]
+        return subscribers
+
+    # -- tags ------------------------------------------------------------------------------
+    def create_tag(self, name: str) -> tuple[Tag, bool]:
+        """Idempotent on the name, case-insensitively; True if created."""
+        existing = next((t for t in self.tags.values() if t.name.lower() == name.lower()), None)
+        if existing is not None:
+            return existing, False
+        tag = Tag(next(self._tag_ids), name, iso(self._clock()))
+        self.tags[tag.id] = tag
+        return tag, True
+
+    def tag(self, tag_id: int | None) -> Tag:
+        found = self.tags.get(tag_id) if tag_id is not None else None
+        if found is None:
+            raise Missing("tag")
+        return found
+
+    def subscriber_for(self, email: str | None, subscriber_id: int | None) -> Subscriber:
+        if subscriber_id is not None:
+            return self.get(subscriber_id)
+        found = self.find(email or "")
+        if found is None:
+            raise Missing("subscriber")
+        return found
+
+    def apply_tag(
+        self, tag_id: int | None, *, email: str | None = None, subscriber_id: int | None = None
+    ) -> tuple[Subscriber, str, bool]:
+        """Tag an existing subscriber; returns (subscriber, tagged_at, newly tagged)."""
+        tag = self.tag(tag_id)
+        subscriber = self.subscriber_for(email, subscriber_id)
+        if subscriber.id in tag.tagged:
+            return subscriber, tag.tagged[subscriber.id], False
+        tag.tagged[subscriber.id] = iso(self._clock())
+        return subscriber, tag.tagged[subscriber.id], True
+
+    def remove_tag(
+        self, tag_id: int | None, *, email: str | None = None, subscriber_id: int | None = None
+    ) -> None:
+        tag = self.tag(tag_id)
+        subscriber = self.subscriber_for(email, subscriber_id)
+        # Kit does not document removing a tag the subscriber lacks; answered as "no match".
+        if tag.tagged.pop(subscriber.id, None) is None:
+            raise Missing("tagging")
+
+    def tags_of(self, subscriber: Subscriber) -> list[str]:
+        return [t.name for t in self.tags.values() if subscriber.id in t.tagged]
+
+    # -- JSON ------------------------------------------------------------------------------
+    @staticmethod
+    def subscriber_json(subscriber: Subscriber, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": subscriber.id,
+            "first_name": subscriber.first_name,
+            "email_address": subscriber.email_address,
+            "state": subscriber.state,
+            "created_at": subscriber.created_at,
+            **extra,
+            "fields": dict(subscriber.fields),
+        }
+
+    @staticmethod
+    def tag_json(tag: Tag) -> dict[str, Any]:
+        return {"id": tag.id, "name": tag.name, "created_at": tag.created_at}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "subscribers": [
+                {
+                    "id": s.id,
+                    "email_address": s.email_address,
+                    "first_name": s.first_name,
+                    "state": s.state,
+                    "tags": self.tags_of(s),
+                }
+                for s in self.subscribers.values()
+            ],
+            "tags": [
+                {"id": t.id, "name": t.name, "subscribers": len(t.tagged)}
+                for t in self.tags.values()
+            ],
+        }

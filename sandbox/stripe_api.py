@@ -1,0 +1,140 @@
+"""Stripe API reads stand-in, mounted under `/stripe` (paths as on https://api.stripe.com).
+
+Only reads: ingest retrieves a customer, charge or subscription when an event lacks the email or
+the customer. The objects are the ones the sandbox's test events created (see `trigger.py`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from sandbox.guard import ProviderSpec, bearer_token, guard, sandbox_of
+from sandbox.http import reply
+from sandbox.settings import SandboxSettings
+from sandbox.stripe_events import API_VERSION
+
+KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")
+
+
+def _presented_key(request: Request) -> str | None:
+    token = bearer_token(request, "Bearer")
+    if token is not None:
+        return token
+    # Stripe also takes the key as the Basic-auth user name (curl -u sk_test_...:).
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(encoded.strip()).decode().partition(":")[0] or None
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+    return None
+
+
+def _authenticate(request: Request, settings: SandboxSettings) -> str | None:
+    key = _presented_key(request)
+    return key if key == settings.stripe_api_key else None
+
+
+def mask_key(key: str) -> str:
+    """Stripe echoes a wrong key with all but its type prefix and last four characters hidden."""
+    prefix = next((p for p in KEY_PREFIXES if key.startswith(p)), "")
+    hidden = max(0, len(key) - len(prefix) - 4)
+    return prefix + "*" * hidden + key[len(prefix) + hidden :]
+
+
+def _error_body(kind: str, message: str, **extra: str) -> dict[str, dict[str, str]]:
+    return {"error": {"type": kind, "message": message, **extra}}
+
+
+def _headers() -> dict[str, str]:
+    return {"Request-Id": f"req_{secrets.token_hex(7)}", "Stripe-Version": API_VERSION}
+
+
+def _unauthorized(request: Request) -> Response:
+    key = _presented_key(request)
+    if key:
+        message = f"Invalid API Key provided: {mask_key(key)}"
+    else:
+        message = (
+            "You did not provide an API key. You need to provide your API key in the "
+            "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+            "YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or "
+            "we can help at https://support.stripe.com/."
+        )
+    return reply(_error_body("invalid_request_error", message), 401, _headers())
+
+
+def _too_many(retry_after: int | None) -> Response:
+    message = (
+        "Request rate limit exceeded. Learn more about rate limits here "
+        "https://stripe.com/docs/rate-limits."
+    )
+    headers = _headers()
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    body = _error_body("invalid_request_error", message, code="rate_limit")
+    return reply(body, 429, headers)
+
+
+def _error(status: int) -> Response:
+    message = "An unknown error occurred while processing your request."
+    return reply(_error_body("api_error", message), status, _headers())
+
+
+STRIPE = ProviderSpec("stripe", _authenticate, _unauthorized, _too_many, _error)
+router = APIRouter(prefix=STRIPE.prefix, dependencies=[guard(STRIPE)])
+
+
+def _read(request: Request, kind: str, object_id: str) -> Response:
+    store = sandbox_of(request).stripe
+    obj = store.get(kind, object_id)
+    if obj is None:
+        body = _error_body(
+            "invalid_request_error",
+            f"No such {kind.replace('.', ' ').replace('_', ' ')}: '{object_id}'",
+            code="resource_missing",
+            doc_url="https://stripe.com/docs/error-codes/resource-missing",
+            param="id",
+        )
+        return reply(body, 404, _headers())
+    # `expand[]=customer` and the like: swap a top-level id for the object it names.
+    for field in request.query_params.getlist("expand[]") + request.query_params.getlist("expand"):
+        value = obj.get(field)
+        if isinstance(value, str) and value in store.objects:
+            obj[field] = store.objects[value]
+    return reply(obj, 200, _headers())
+
+
+@router.get("/v1/customers/{id}")
+async def get_customer(request: Request, id: str) -> Response:
+    return _read(request, "customer", id)
+
+
+@router.get("/v1/charges/{id}")
+async def get_charge(request: Request, id: str) -> Response:
+    return _read(request, "charge", id)
+
+
+@router.get("/v1/subscriptions/{id}")
+async def get_subscription(request: Request, id: str) -> Response:
+    return _read(request, "subscription", id)
+
+
+@router.get("/v1/invoices/{id}")
+async def get_invoice(request: Request, id: str) -> Response:
+    return _read(request, "invoice", id)
+
+
+@router.get("/v1/disputes/{id}")
+async def get_dispute(request: Request, id: str) -> Response:
+    return _read(request, "dispute", id)
+
+
+@router.get("/v1/checkout/sessions/{id}")
+async def get_checkout_session(request: Request, id: str) -> Response:
+    return _read(request, "checkout.session", id)

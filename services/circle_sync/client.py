@@ -1,0 +1,101 @@
+"""Circle Admin API v2 client: the calls the sync needs, with Circle's 404 semantics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from libs.runtime.errors import PermanentProviderError
+from libs.runtime.provider_http import ProviderHttp
+from libs.runtime.worker_metrics import WorkerMetrics
+
+API = "/api/admin/v2"
+
+
+def missing_record(response: httpx.Response) -> str:
+    """Which record a Circle 404 names (`Missing record: user` → `user`)."""
+    try:
+        details = response.json().get("error_details") or {}
+    except ValueError:
+        return ""
+    message = details.get("message", "") if isinstance(details, dict) else str(details)
+    return message.removeprefix("Missing record:").strip().lower()
+
+
+class CircleClient:
+    def __init__(self, client: httpx.AsyncClient, metrics: WorkerMetrics | None = None) -> None:
+        self.http = ProviderHttp("circle", client, metrics)
+        self._group_ids: dict[str, int] = {}
+
+    @staticmethod
+    def make_http(base_url: str, token: str, timeout: float) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=timeout,
+        )
+
+    async def find_member(self, email: str) -> dict[str, Any] | None:
+        response = await self.http.request(
+            "GET", f"{API}/community_members/search", ok=(200, 404), params={"email": email}
+        )
+        return None if response.status_code == 404 else dict(response.json())
+
+    async def create_member(self, email: str, name: str | None, skip_invitation: bool) -> None:
+        body: dict[str, Any] = {"email": email, "skip_invitation": skip_invitation}
+        if name:
+            body["name"] = name
+        await self.http.request("POST", f"{API}/community_members", ok=(200, 201), json=body)
+
+    async def group_id(self, name: str) -> int:
+        if name not in self._group_ids:
+            response = await self.http.request(
+                "GET", f"{API}/access_groups", params={"name": name, "status": "active"}
+            )
+            for record in response.json().get("records", []):
+                if str(record.get("name", "")).lower() == name.lower():
+                    self._group_ids[name] = int(record["id"])
+                    break
+            else:
+                raise PermanentProviderError(
+                    "circle", f"access group {name!r} does not exist", code="unknown_access_group"
+                )
+        return self._group_ids[name]
+
+    async def in_group(self, group: str, email: str) -> bool:
+        response = await self.http.request(
+            "GET",
+            API + "/access_groups/{id}/community_member",
+            path={"id": await self.group_id(group)},
+            ok=(200, 404),
+            params={"email": email},
+        )
+        return response.status_code == 200
+
+    async def add_to_group(self, group: str, email: str) -> None:
+        await self.http.request(
+            "POST",
+            API + "/access_groups/{id}/community_members",
+            path={"id": await self.group_id(group)},
+            ok=(200, 201),
+            json={"email": email},
+        )
+
+    async def remove_from_group(self, group: str, email: str) -> None:
+        response = await self.http.request(
+            "DELETE",
+            API + "/access_groups/{id}/community_members",
+            path={"id": await self.group_id(group)},
+            ok=(200, 204, 404),
+            params={"email": email},
+        )
+        if response.status_code == 404:
+            missing = missing_record(response)
+            if missing != "access group community member":  # anything else is a real error
+                raise PermanentProviderError(
+                    "circle",
+                    f"missing record: {missing or 'unknown'}",
+                    status=404,
+                    endpoint="DELETE access_groups/{id}/community_members",
+                )

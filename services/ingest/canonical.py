@@ -1,0 +1,117 @@
+"""The canonical customer and how one Stripe change moves it. Pure: no I/O, no clock.
+
+Ingest is the only writer of this record. Every applied change that alters what downstream
+systems should hold bumps `version`, and the published `CustomerEvent` is built from the record
+after the change, so workers always receive a whole desired state, never a delta.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.contracts import CustomerEvent, CustomerState, Lifecycle, ProviderIds, Source, transition
+
+from .normalize import StripeChange
+
+#: how many recent ids to keep; FerretDB ignores `$push`+`$slice`, so the list is trimmed here.
+RECENT_LIMIT: Final = 50
+
+
+class IntegrationStatus(BaseModel):
+    status: str = "pending"  # pending / synced / failed
+    version: int = 0
+    event_id: str | None = None
+    error: str | None = None
+    at: datetime | None = None
+
+
+class CanonicalCustomer(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    customer_id: str = Field(alias="_id")
+    email: str
+    name: str | None = None
+    lifecycle: Lifecycle = Lifecycle.LEAD
+    lifecycle_at: int = 0
+    version: int = 0
+    revision: int = 0  # grows on every write; the compare-and-set key
+    needs_support: bool = False
+    products: tuple[str, ...] = ()
+    stripe_customer_id: str | None = None
+    subscription_ids: tuple[str, ...] = ()
+    payment_ids: tuple[str, ...] = ()
+    recent_event_ids: tuple[str, ...] = ()
+    integrations: dict[str, IntegrationStatus] = {}
+
+    @property
+    def state(self) -> CustomerState:
+        return CustomerState(
+            lifecycle=self.lifecycle, lifecycle_at=self.lifecycle_at, version=self.version
+        )
+
+
+class Applied(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    customer: CanonicalCustomer
+    changed: bool  # something downstream systems care about changed: publish
+    stale: bool  # the event is older than what last moved the lifecycle
+
+
+def _merge(existing: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*existing, *new)))[-RECENT_LIMIT:]
+
+
+def apply_change(customer: CanonicalCustomer, change: StripeChange) -> Applied:
+    moved = transition(customer.state, change.signal, change.occurred_at)
+    updates: dict[str, object] = {
+        "recent_event_ids": _merge(customer.recent_event_ids, (change.event_id,)),
+        "payment_ids": _merge(customer.payment_ids, change.payment_ids),
+    }
+    if change.subscription_id:
+        updates["subscription_ids"] = _merge(customer.subscription_ids, (change.subscription_id,))
+    if change.stripe_customer_id and not customer.stripe_customer_id:
+        updates["stripe_customer_id"] = change.stripe_customer_id
+    if moved.after.lifecycle is not customer.lifecycle:
+        updates["lifecycle"] = moved.after.lifecycle
+        updates["lifecycle_at"] = moved.after.lifecycle_at
+    # Newer facts only: a stale event may not rewrite the email, name or products either.
+    if not moved.stale:
+        if change.email and change.email.lower() != customer.email.lower():
+            updates["email"] = change.email
+        if change.name and change.name != customer.name:
+            updates["name"] = change.name
+        if change.products and set(change.products) != set(customer.products):
+            updates["products"] = change.products
+    downstream = {"lifecycle", "email", "name", "products"}
+    changed = bool(downstream & updates.keys())
+    if changed:
+        updates["version"] = customer.version + 1
+    return Applied(customer=customer.model_copy(update=updates), changed=changed, stale=moved.stale)
+
+
+def customer_event(customer: CanonicalCustomer, change: StripeChange) -> CustomerEvent:
+    return CustomerEvent(
+        event_id=change.event_id,
+        customer_id=customer.customer_id,
+        version=customer.version,
+        email=customer.email,
+        name=customer.name,
+        lifecycle=customer.lifecycle,
+        needs_support=customer.needs_support,
+        products=customer.products,
+        provider_ids=ProviderIds(
+            stripe_customer_id=customer.stripe_customer_id,
+            stripe_subscription_ids=customer.subscription_ids,
+            stripe_payment_ids=customer.payment_ids,
+        ),
+        source=Source(
+            provider="stripe",
+            event_id=change.event_id,
+            event_type=change.event_type,
+            occurred_at=datetime.fromtimestamp(change.occurred_at, UTC),
+        ),
+    )

@@ -1,0 +1,66 @@
+"""Composition root of ingest: builds settings, adapters and routes; nothing runs at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from libs.runtime.broker import make_broker
+from libs.runtime.http import make_http_app
+from libs.runtime.lifecycle import background, start_broker_when_reachable
+from libs.runtime.logging import configure_logging
+from libs.runtime.mongo import database, make_client, ping
+
+from .metrics import IngestMetrics
+from .relay import OutboxRelay
+from .routes import webhook_router
+from .service import IngestService
+from .settings import IngestSettings
+from .store import IngestStore
+from .stripe_api import StripeApi
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings.load()
+    configure_logging(settings.service_name, settings.log_level)
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    mongo = make_client(settings)
+    store = IngestStore(database(mongo, settings))
+    broker = make_broker(settings)
+    stripe_http = StripeApi.make_client(
+        settings.stripe_api_base_url, settings.stripe_api_key.get_secret_value()
+    )
+    service = IngestService(store, broker, StripeApi(stripe_http), metrics)
+    relay = OutboxRelay(
+        service,
+        store,
+        metrics,
+        after_seconds=settings.relay_after_seconds,
+        interval_seconds=settings.relay_interval_seconds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await store.create_indexes()
+        async with background(start_broker_when_reachable(broker), relay.run_forever()):
+            yield
+            await service.drain()
+        await broker.stop()
+        await stripe_http.aclose()
+        await mongo.close()
+
+    app = make_http_app(
+        title="Switchboard ingest",
+        registry=registry,
+        readiness={"mongodb": lambda: ping(mongo)},
+        lifespan=lifespan,
+        openapi=True,
+    )
+    app.include_router(webhook_router(settings, service, metrics))
+    app.state.service = service
+    app.state.relay = relay
+    return app

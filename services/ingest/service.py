@@ -1,0 +1,206 @@
+"""Ingest's use cases: accept a webhook, apply it to the canonical customer, publish the result.
+
+The order gives the delivery guarantee: the raw event is stored before the 2xx, the customer is
+moved and the outgoing message written into the same event record (the outbox) before anything
+is published, and the relay (`relay.py`) finishes whatever a crash or a Kafka outage left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from libs.contracts import CUSTOMER_EVENTS
+from libs.runtime.broker import key
+from libs.runtime.logging import email_hash, get_logger
+
+from .canonical import CanonicalCustomer, apply_change, customer_event
+from .metrics import IngestMetrics
+from .normalize import NotAStripeEvent, StripeChange, normalize, parse_event
+from .store import ConcurrentUpdate, IngestStore
+from .stripe_api import StripeApi
+
+log = get_logger()
+
+_MAX_CAS_TRIES = 20
+
+
+@dataclass(frozen=True)
+class Accepted:
+    event_id: str
+    event_type: str
+    duplicate: bool
+
+
+class IngestService:
+    def __init__(
+        self, store: IngestStore, broker: KafkaBroker, stripe: StripeApi, metrics: IngestMetrics
+    ) -> None:
+        self.store = store
+        self.broker = broker
+        self.stripe = stripe
+        self.metrics = metrics
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- accept -------------------------------------------------------------------------------
+
+    async def accept(self, raw: bytes) -> Accepted:
+        """Store a verified webhook and apply it. Raises `NotAStripeEvent` for a bad body."""
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise NotAStripeEvent("the body is not JSON") from None
+        event_id, event_type, created, _ = parse_event(body)
+        fresh = await self.store.record_event(event_id, event_type, created, raw.decode())
+        if not fresh:
+            return Accepted(event_id, event_type, duplicate=True)
+        try:
+            outbox = await self.apply(event_id, body)
+        except Exception:
+            # Stored, so the 2xx stands; the relay applies it later (e.g. Stripe API was down).
+            log.exception("apply_failed", event_id=event_id, outcome="deferred")
+            return Accepted(event_id, event_type, duplicate=False)
+        if outbox is not None:
+            self._spawn(self.publish(event_id, outbox, path="inline"))
+        return Accepted(event_id, event_type, duplicate=False)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self, wait_seconds: float = 10.0) -> None:
+        """Let inline publishes finish on shutdown; the relay covers any that do not."""
+        if self._background:
+            await asyncio.wait(self._background, timeout=wait_seconds)
+
+    # --- apply --------------------------------------------------------------------------------
+
+    async def apply(self, event_id: str, body: dict[str, Any]) -> str | None:
+        """Move the customer for this event; return the outbox message, or None if none is due."""
+        change = normalize(body)
+        customer_id = await self.resolve_customer(change)
+        if customer_id is None:
+            await self.store.mark_applied(event_id, None, "unresolved", None)
+            log.warning("customer_unresolved", event_id=event_id, type=change.event_type)
+            return None
+        for _ in range(_MAX_CAS_TRIES):
+            customer = await self.store.load_customer(customer_id)
+            if customer is None:  # identity claimed, record not yet written (crash in between)
+                await self.store.ensure_customer(
+                    customer_id, change.email or "", change.stripe_customer_id
+                )
+                continue
+            if event_id in customer.recent_event_ids:
+                # Applied before a crash: publish what the customer is now.
+                return await self._finish(event_id, customer, change, changed=True, stale=False)
+            applied = apply_change(customer, change)
+            try:
+                await self.store.save_customer(customer, applied.customer)
+            except ConcurrentUpdate:
+                continue
+            if change.previous_email and change.email:
+                await self.store.move_identity(
+                    f"email:{change.previous_email.lower()}",
+                    f"email:{change.email.lower()}",
+                    customer_id,
+                )
+            return await self._finish(
+                event_id, applied.customer, change, changed=applied.changed, stale=applied.stale
+            )
+        raise ConcurrentUpdate(customer_id)
+
+    async def _finish(
+        self,
+        event_id: str,
+        customer: CanonicalCustomer,
+        change: StripeChange,
+        *,
+        changed: bool,
+        stale: bool,
+    ) -> str | None:
+        outcome = "stale" if stale else ("applied" if changed else "no_change")
+        if not change.handled:
+            outcome = "ignored"
+        outbox = customer_event(customer, change).to_bytes().decode() if changed else None
+        await self.store.mark_applied(event_id, customer.customer_id, outcome, outbox)
+        log.info(
+            "webhook_applied",
+            event_id=event_id,
+            customer_id=customer.customer_id,
+            email_hash=email_hash(customer.email),
+            type=change.event_type,
+            lifecycle=customer.lifecycle,
+            version=customer.version,
+            outcome=outcome,
+        )
+        return outbox
+
+    async def resolve_customer(self, change: StripeChange) -> str | None:
+        """One internal customer per Stripe customer; what the event lacks, Stripe is asked."""
+        stripe_id, email = change.stripe_customer_id, change.email
+        if change.previous_email and stripe_id:
+            found = await self.store.find_customer_id(stripe_customer_id=stripe_id, email=None)
+            if found:
+                return found
+        found = await self.store.find_customer_id(stripe_customer_id=stripe_id, email=email)
+        if found:
+            if stripe_id:
+                await self.store.claim_identity(f"stripe:{stripe_id}", found)
+            return found
+        if not stripe_id and change.charge_id:
+            charge = await self.stripe.charge(change.charge_id) or {}
+            stripe_id = _as_id(charge.get("customer"))
+            email = email or (charge.get("billing_details") or {}).get("email")
+        if stripe_id and not email:
+            found = await self.store.find_customer_id(stripe_customer_id=stripe_id, email=None)
+            if found:
+                return found
+            email = (await self.stripe.customer(stripe_id) or {}).get("email")
+        if not email:
+            return None
+        found = await self.store.find_customer_id(stripe_customer_id=stripe_id, email=email)
+        if found:
+            return found
+        return await self._create_customer(email, stripe_id)
+
+    async def _create_customer(self, email: str, stripe_id: str | None) -> str:
+        from .store import new_customer_id
+
+        owner = new_customer_id()
+        if stripe_id:
+            owner = await self.store.claim_identity(f"stripe:{stripe_id}", owner)
+        owner = await self.store.claim_identity(f"email:{email.lower()}", owner)
+        await self.store.ensure_customer(owner, email, stripe_id)
+        return owner
+
+    # --- publish ------------------------------------------------------------------------------
+
+    async def publish(self, event_id: str, outbox: str, *, path: str) -> bool:
+        customer_id = json.loads(outbox)["customer_id"]
+        try:
+            await self.broker.publish(
+                outbox.encode(),
+                CUSTOMER_EVENTS,
+                key=key(customer_id),
+                headers={"content-type": "application/json", "event_id": event_id},
+            )
+        except Exception as exc:
+            self.metrics.publish_errors.inc()
+            log.warning("publish_failed", event_id=event_id, error=type(exc).__name__, path=path)
+            return False
+        await self.store.mark_published(event_id)
+        self.metrics.published.labels(path).inc()
+        return True
+
+
+def _as_id(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return value.get("id")
+    return None

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+
+from libs.runtime.settings import SecretList, ServiceSettings, secret_list_validator
+
+
+class IngestSettings(ServiceSettings):
+    required_secrets: ClassVar[tuple[str, ...]] = (
+        "stripe_webhook_secrets",
+        "app_tokens",
+        "stripe_api_key",
+    )
+
+    service_name: str = "ingest"
+    port: int = 8080
+    stripe_webhook_secrets: SecretList = []
+    stripe_signature_tolerance_seconds: int = Field(default=300, ge=1)
+    app_tokens: SecretList = []
+    stripe_api_base_url: str = "https://api.stripe.com"
+    stripe_api_key: SecretStr = SecretStr("")
+    max_body_bytes: int = 1024 * 1024
+    #: integrations whose confirmation moves a customer from paid to active
+    enabled_integrations: list[str] = ["circle", "convertkit", "crm"]
+    #: an accepted event not published after this long is finished by the relay
+    relay_after_seconds: float = Field(default=5.0, gt=0)
+    relay_interval_seconds: float = Field(default=1.0, gt=0)
+
+    _split = secret_list_validator("stripe_webhook_secrets", "app_tokens")

@@ -1,0 +1,181 @@
+"""MongoDB persistence of ingest: webhook events (which double as the outbox), customers and
+identities. Only FerretDB 1.x features are used: unique `_id`s, plain indexes, single-document
+atomic updates (no transactions, no TTL, no `$push`+`$slice`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from .canonical import CanonicalCustomer
+
+Document = dict[str, Any]
+
+RECEIVED, APPLIED, PUBLISHED = "received", "applied", "published"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_customer_id() -> str:
+    return "cust_" + secrets.token_hex(10)
+
+
+class ConcurrentUpdate(Exception):
+    """Another writer changed the customer first; the caller re-reads and tries again."""
+
+
+class IngestStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.events = db["webhook_events"]
+        self.customers = db["customers"]
+        self.identities = db["identities"]
+
+    async def create_indexes(self) -> None:
+        await self.events.create_index([("status", 1), ("received_at", 1)])
+        await self.customers.create_index([("email_lower", 1)])
+        await self.customers.create_index([("stripe_customer_id", 1)])
+
+    # --- webhook events / outbox -------------------------------------------------------------
+
+    async def record_event(self, event_id: str, event_type: str, created: int, raw: str) -> bool:
+        """Store the raw event; False if this event id was already stored (a duplicate)."""
+        try:
+            await self.events.insert_one(
+                {
+                    "_id": event_id,
+                    "provider": "stripe",
+                    "type": event_type,
+                    "created": created,
+                    "raw": raw,  # as received: Stripe keys may hold '.', which FerretDB refuses
+                    "status": RECEIVED,
+                    "received_at": now(),
+                    "deliveries": 1,
+                }
+            )
+        except DuplicateKeyError:
+            await self.events.update_one({"_id": event_id}, {"$inc": {"deliveries": 1}})
+            return False
+        return True
+
+    async def mark_applied(
+        self, event_id: str, customer_id: str | None, outcome: str, outbox: str | None
+    ) -> None:
+        fields: Document = {"customer_id": customer_id, "outcome": outcome, "applied_at": now()}
+        if outbox is None:
+            fields["status"] = PUBLISHED  # nothing to publish
+        else:
+            fields.update(status=APPLIED, outbox=outbox)
+        await self.events.update_one({"_id": event_id, "status": RECEIVED}, {"$set": fields})
+
+    async def mark_published(self, event_id: str) -> None:
+        await self.events.update_one(
+            {"_id": event_id, "status": APPLIED},
+            {"$set": {"status": PUBLISHED, "published_at": now()}, "$unset": {"lease_until": ""}},
+        )
+
+    async def claim_unfinished(
+        self, status: str, older_than: timedelta, lease: timedelta
+    ) -> Document | None:
+        """Lease one event left in `status` so only one relay works on it at a time."""
+        t = now()
+        return await self.events.find_one_and_update(
+            {
+                "status": status,
+                "received_at": {"$lt": t - older_than},
+                "$or": [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": t}}],
+            },
+            {"$set": {"lease_until": t + lease}, "$inc": {"relay_attempts": 1}},
+            sort=[("received_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def get_event(self, event_id: str) -> Document | None:
+        return await self.events.find_one({"_id": event_id})
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """Events accepted but not yet published, and when the oldest arrived."""
+        unfinished = {"status": {"$in": [RECEIVED, APPLIED]}}
+        count = await self.events.count_documents(unfinished)
+        oldest = await self.events.find_one(unfinished, sort=[("received_at", 1)])
+        return count, (oldest or {}).get("received_at")
+
+    # --- identities and customers ------------------------------------------------------------
+
+    async def find_customer_id(
+        self, *, stripe_customer_id: str | None, email: str | None
+    ) -> str | None:
+        keys = []
+        if stripe_customer_id:
+            keys.append(f"stripe:{stripe_customer_id}")
+        if email:
+            keys.append(f"email:{email.strip().lower()}")
+        for key in keys:
+            found = await self.identities.find_one({"_id": key})
+            if found:
+                return str(found["customer_id"])
+        return None
+
+    async def claim_identity(self, key: str, customer_id: str) -> str:
+        """Point `key` at `customer_id` unless it already points somewhere; return the owner."""
+        try:
+            await self.identities.insert_one({"_id": key, "customer_id": customer_id, "at": now()})
+        except DuplicateKeyError:
+            existing = await self.identities.find_one({"_id": key})
+            return str(existing["customer_id"]) if existing else customer_id
+        return customer_id
+
+    async def move_identity(self, old_key: str, new_key: str, customer_id: str) -> None:
+        await self.identities.update_one(
+            {"_id": new_key},
+            {"$set": {"customer_id": customer_id, "at": now()}},
+            upsert=True,
+        )
+        await self.identities.delete_one({"_id": old_key, "customer_id": customer_id})
+
+    async def ensure_customer(
+        self, customer_id: str, email: str, stripe_customer_id: str | None
+    ) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            await self.customers.insert_one(
+                {
+                    "_id": customer_id,
+                    "email": email,
+                    "email_lower": email.lower(),
+                    "stripe_customer_id": stripe_customer_id,
+                    "lifecycle": "lead",
+                    "lifecycle_at": 0,
+                    "version": 0,
+                    "revision": 0,
+                    "created_at": now(),
+                }
+            )
+
+    async def load_customer(self, customer_id: str) -> CanonicalCustomer | None:
+        doc = await self.customers.find_one({"_id": customer_id})
+        return CanonicalCustomer.model_validate(doc) if doc else None
+
+    async def find_by_email(self, email: str) -> CanonicalCustomer | None:
+        customer_id = await self.find_customer_id(stripe_customer_id=None, email=email)
+        return await self.load_customer(customer_id) if customer_id else None
+
+    async def save_customer(self, before: CanonicalCustomer, after: CanonicalCustomer) -> None:
+        """Compare-and-set on `revision`, which grows on every write (unlike `version`, which
+        grows only when downstream systems must change), so two writers never both succeed."""
+        fields = after.model_dump(mode="python", exclude={"customer_id"})
+        fields.update(
+            email_lower=after.email.lower(), updated_at=now(), revision=before.revision + 1
+        )
+        result = await self.customers.update_one(
+            {"_id": before.customer_id, "revision": before.revision}, {"$set": fields}
+        )
+        if result.matched_count == 0:
+            raise ConcurrentUpdate(before.customer_id)

@@ -1,0 +1,108 @@
+"""The whole system on the real broker and store: the sandbox and every service run as
+processes, started exactly as `make run` starts them (deploy/local/stack.py), on test ports."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "deploy" / "local"))
+
+from stack import Stack, default_specs  # noqa: E402
+
+PORTS = {
+    "sandbox": 18070,
+    "ingest": 18080,
+    "support": 18081,
+    "circle_sync": 19201,
+    "convertkit_sync": 19202,
+    "crm_sync": 19203,
+}
+
+
+@dataclass
+class System:
+    stack: Stack
+    sandbox: str
+    ingest: str
+    support: str
+    env: dict[str, str]
+
+    def state(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.sandbox}/_sandbox/state", timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def trigger(self, scenario: str, **fields: Any) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.sandbox}/_sandbox/stripe/trigger",
+            json={"scenario": scenario, **fields},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def fault(self, **fault: Any) -> None:
+        httpx.post(f"{self.sandbox}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        httpx.delete(f"{self.sandbox}/_sandbox/faults", timeout=10).raise_for_status()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def circle_member(state: dict[str, Any], email: str) -> dict[str, Any] | None:
+    for member in state["circle"]["members"]:
+        if member["email"].lower() == email.lower():
+            return dict(member)
+    return None
+
+
+@pytest.fixture(scope="session")
+def system(kafka_bootstrap: str, mongodb_uri: str) -> Iterator[System]:
+    run = uuid.uuid4().hex[:8]
+    sandbox = f"http://127.0.0.1:{PORTS['sandbox']}"
+    env = {
+        **__import__("os").environ,
+        "SWITCHBOARD_ENV": "local",
+        "PYTHONUNBUFFERED": "1",
+        "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SWITCHBOARD_MONGODB_URI": mongodb_uri,
+        "SWITCHBOARD_MONGODB_DATABASE": f"e2e_{run}",
+        "SWITCHBOARD_KAFKA_GROUP_PREFIX": f"e2e-{run}",
+        "SWITCHBOARD_CIRCLE_BASE_URL": f"{sandbox}/circle",
+        "SWITCHBOARD_KIT_BASE_URL": f"{sandbox}/kit",
+        "SWITCHBOARD_HUBSPOT_BASE_URL": f"{sandbox}/hubspot",
+        "SWITCHBOARD_ZENDESK_BASE_URL": f"{sandbox}/zendesk",
+        "SWITCHBOARD_STRIPE_API_BASE_URL": f"{sandbox}/stripe",
+        "SWITCHBOARD_SANDBOX_INGEST_URL": f"http://127.0.0.1:{PORTS['ingest']}/webhooks/stripe",
+    }
+    stack = Stack(default_specs(PORTS), env, REPO / ".run" / "test" / "logs")
+    stack.start(timeout=90)
+    try:
+        yield System(
+            stack=stack,
+            sandbox=sandbox,
+            ingest=f"http://127.0.0.1:{PORTS['ingest']}",
+            support=f"http://127.0.0.1:{PORTS['support']}",
+            env=env,
+        )
+    finally:
+        stack.stop()

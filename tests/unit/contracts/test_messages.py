@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+import libs.contracts
+from libs.contracts import (
+    CustomerEvent,
+    ErrorInfo,
+    Lifecycle,
+    Source,
+    SyncFailure,
+    SyncOutcome,
+    SyncResult,
+)
+
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def event(**overrides: object) -> CustomerEvent:
+    fields: dict[str, object] = {
+        "event_id": "evt_1",
+        "customer_id": "cust_1",
+        "version": 3,
+        "email": "jane@example.com",
+        "lifecycle": Lifecycle.PAID,
+        "source": Source(event_id="evt_1", event_type="invoice.paid", occurred_at=NOW),
+    }
+    fields.update(overrides)
+    return CustomerEvent.model_validate(fields)
+
+
+def test_customer_event_round_trips_with_schema_on_the_wire() -> None:
+    original = event(products=("prod_1",))
+    wire = json.loads(original.to_bytes())
+    assert wire["schema"] == "customer_event.v1"
+    assert CustomerEvent.model_validate_json(original.to_bytes()) == original
+
+
+def test_unknown_fields_from_a_newer_producer_are_ignored() -> None:
+    wire = json.loads(event().to_bytes())
+    wire["loyalty_tier"] = "gold"
+    assert CustomerEvent.model_validate(wire).customer_id == "cust_1"
+
+
+def test_another_schema_is_refused() -> None:
+    wire = json.loads(event().to_bytes())
+    wire["schema"] = "customer_event.v2"
+    with pytest.raises(ValidationError):
+        CustomerEvent.model_validate(wire)
+
+
+def test_version_must_be_positive() -> None:
+    with pytest.raises(ValidationError):
+        event(version=0)
+
+
+def test_messages_are_frozen() -> None:
+    with pytest.raises(ValidationError):
+        event().version = 9  # type: ignore[misc]
+
+
+def test_failure_carries_the_event_to_replay() -> None:
+    failure = SyncFailure(
+        event_id="evt_1",
+        customer_id="cust_1",
+        integration="circle",
+        action="add_access_group:Members",
+        attempts=5,
+        error=ErrorInfo(status=503, code="http_503", message="unavailable", retryable=True),
+        first_attempt_at=NOW,
+        failed_at=NOW,
+        event=event(),
+    )
+    back = SyncFailure.model_validate_json(failure.to_bytes())
+    assert back.event == event()
+    assert json.loads(failure.to_bytes())["schema"] == "sync_failure.v1"
+
+
+def test_result_outcomes_are_strings_on_the_wire() -> None:
+    result = SyncResult(
+        event_id="e",
+        customer_id="c",
+        version=1,
+        integration="crm",
+        outcome=SyncOutcome.STALE,
+        at=NOW,
+    )
+    assert json.loads(result.to_bytes())["outcome"] == "stale"
+
+
+def test_contracts_import_no_io_library() -> None:
+    import sys
+
+    for module in list(sys.modules):
+        if module.startswith("libs.contracts"):
+            source = sys.modules[module].__file__ or ""
+            text = Path(source).read_text() if source.endswith(".py") else ""
+            for banned in ("faststream", "pymongo", "httpx", "aiokafka"):
+                assert f"import {banned}" not in text
+                assert f"from {banned}" not in text
+
+
+def test_every_exported_name_exists() -> None:
+    missing = [name for name in libs.contracts.__all__ if not hasattr(libs.contracts, name)]
+    assert missing == []

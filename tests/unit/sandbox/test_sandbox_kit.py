@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from fastapi import FastAPI
+
+from tests.unit.sandbox.conftest import KIT, client_for, state
+
+
+async def subscribe(client: httpx.AsyncClient, email: str, **extra: object) -> httpx.Response:
+    body = {"email_address": email, **extra}
+    return await client.post("/kit/v4/subscribers", json=body, headers=KIT)
+
+
+async def make_tag(client: httpx.AsyncClient, name: str) -> int:
+    response = await client.post("/kit/v4/tags", json={"name": name}, headers=KIT)
+    assert response.status_code in (200, 201)
+    return int(response.json()["tag"]["id"])
+
+
+async def test_upsert_is_201_then_200(client: httpx.AsyncClient) -> None:
+    first = await subscribe(client, "jane@example.com", first_name="Jane")
+    assert first.status_code == 201
+    again = await subscribe(client, "JANE@example.com", first_name="Janet")
+    assert again.status_code == 200
+    assert again.json()["subscriber"]["id"] == first.json()["subscriber"]["id"]
+    assert again.json()["subscriber"]["first_name"] == "Janet"
+
+
+async def test_reposting_a_cancelled_subscriber_does_not_resubscribe(
+    client: httpx.AsyncClient,
+) -> None:
+    sid = (await subscribe(client, "jane@example.com")).json()["subscriber"]["id"]
+    unsubscribed = await client.post(f"/kit/v4/subscribers/{sid}/unsubscribe", headers=KIT)
+    assert unsubscribed.status_code == 204
+    again = await subscribe(client, "jane@example.com", state="active")
+    assert again.status_code == 200
+    assert again.json()["subscriber"]["state"] == "cancelled"
+
+
+async def test_list_by_email_hides_cancelled_unless_status_all(client: httpx.AsyncClient) -> None:
+    sid = (await subscribe(client, "jane@example.com")).json()["subscriber"]["id"]
+    await client.post(f"/kit/v4/subscribers/{sid}/unsubscribe", headers=KIT)
+    default = await client.get(
+        "/kit/v4/subscribers", params={"email_address": "jane@example.com"}, headers=KIT
+    )
+    assert default.json()["subscribers"] == []
+    everyone = await client.get(
+        "/kit/v4/subscribers",
+        params={"email_address": "jane@example.com", "status": "all"},
+        headers=KIT,
+    )
+    assert [s["id"] for s in everyone.json()["subscribers"]] == [sid]
+
+
+async def test_tag_create_is_idempotent_on_name(client: httpx.AsyncClient) -> None:
+    created = await client.post("/kit/v4/tags", json={"name": "customer"}, headers=KIT)
+    assert created.status_code == 201
+    again = await client.post("/kit/v4/tags", json={"name": "Customer"}, headers=KIT)
+    assert again.status_code == 200
+    assert again.json()["tag"]["id"] == created.json()["tag"]["id"]
+    blank = await client.post("/kit/v4/tags", json={"name": " "}, headers=KIT)
+    assert blank.status_code == 422
+
+
+async def test_tagging_is_201_then_200(client: httpx.AsyncClient) -> None:
+    await subscribe(client, "jane@example.com")
+    tag = await make_tag(client, "customer")
+    path = f"/kit/v4/tags/{tag}/subscribers"
+    first = await client.post(path, json={"email_address": "jane@example.com"}, headers=KIT)
+    assert first.status_code == 201
+    assert first.json()["subscriber"]["tagged_at"]
+    again = await client.post(path, json={"email_address": "jane@example.com"}, headers=KIT)
+    assert again.status_code == 200
+    kit = (await state(client))["kit"]
+    assert kit["subscribers"][0]["tags"] == ["customer"]
+    assert kit["requests"]["POST /v4/tags/{tag_id}/subscribers"] == 2
+
+
+async def test_tagging_needs_an_existing_subscriber_and_tag(client: httpx.AsyncClient) -> None:
+    tag = await make_tag(client, "customer")
+    no_subscriber = await client.post(
+        f"/kit/v4/tags/{tag}/subscribers", json={"email_address": "nobody@example.com"}, headers=KIT
+    )
+    assert no_subscriber.status_code == 404
+    assert no_subscriber.json() == {"errors": ["Not Found"]}
+    await subscribe(client, "jane@example.com")
+    no_tag = await client.post(
+        "/kit/v4/tags/999/subscribers", json={"email_address": "jane@example.com"}, headers=KIT
+    )
+    assert no_tag.status_code == 404
+
+
+async def test_untag_by_email_then_404(client: httpx.AsyncClient) -> None:
+    await subscribe(client, "jane@example.com")
+    tag = await make_tag(client, "customer")
+    path = f"/kit/v4/tags/{tag}/subscribers"
+    await client.post(path, json={"email_address": "jane@example.com"}, headers=KIT)
+    removed = await client.delete(path, params={"email_address": "jane@example.com"}, headers=KIT)
+    assert removed.status_code == 204
+    again = await client.delete(path, params={"email_address": "jane@example.com"}, headers=KIT)
+    assert again.status_code == 404
+    assert (await state(client))["kit"]["subscribers"][0]["tags"] == []
+
+
+async def test_tag_and_untag_by_id(client: httpx.AsyncClient) -> None:
+    sid = (await subscribe(client, "jane@example.com")).json()["subscriber"]["id"]
+    tag = await make_tag(client, "customer")
+    tagged = await client.post(f"/kit/v4/tags/{tag}/subscribers/{sid}", json={}, headers=KIT)
+    assert tagged.status_code == 201
+    removed = await client.delete(f"/kit/v4/tags/{tag}/subscribers/{sid}", headers=KIT)
+    assert removed.status_code == 204
+
+
+async def test_over_the_limit_is_plain_text_429_without_retry_after(
+    app_factory: Callable[..., FastAPI],
+) -> None:
+    async with client_for(app_factory(sandbox_kit_rate_limit=3)) as client:
+        for _ in range(3):
+            assert (await client.get("/kit/v4/tags", headers=KIT)).status_code == 200
+        limited = await client.get("/kit/v4/tags", headers=KIT)
+        assert limited.status_code == 429
+        assert limited.text.strip() == "Retry later"
+        assert limited.headers["content-type"].startswith("text/plain")
+        assert "retry-after" not in limited.headers
+        assert (await state(client))["kit"]["rejected"] == {"GET /v4/tags": 1}
+
+
+async def test_invalid_email_is_422(client: httpx.AsyncClient) -> None:
+    response = await subscribe(client, "not-an-email")
+    assert response.status_code == 422
+    assert response.json() == {"errors": ["Email address is invalid"]}
