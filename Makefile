@@ -34,7 +34,7 @@ test: venv
 	@$(TEST_ENV) $(INFRA) reset >/dev/null
 	@trap '$(TEST_ENV) $(INFRA) stop' EXIT INT TERM; \
 	$(TEST_ENV) $(INFRA) start && \
-	SWITCHBOARD_TEST_KAFKA=127.0.0.1:19092 \
+	$(TEST_ENV) SWITCHBOARD_TEST_KAFKA=127.0.0.1:19092 \
 	SWITCHBOARD_TEST_MONGODB_URI='mongodb://127.0.0.1:27018/?directConnection=true' \
 	$(PY) -m pytest $(PYTEST_ARGS)
 

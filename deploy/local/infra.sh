@@ -412,6 +412,13 @@ cmd_stop() {
   terminate kafka ferretdb
 }
 
+# Stop one server, leave the other: the tests use it to take Kafka away from running services.
+cmd_stop_one() { # <kafka|ferretdb>
+  [[ -d $RUN_DIR ]] || { echo "$1: not running"; return 0; }
+  lock_run_dir
+  terminate "$1"
+}
+
 status_line() { # <name> <port>
   local name=$1 port=$2 info pid rport
   if info="$(recorded "$name")"; then
@@ -455,6 +462,7 @@ usage: $0 provision|start|stop|status|reset|topics
   provision  fetch Kafka $KAFKA_VERSION jars (Maven) and build FerretDB $FERRETDB_VERSION into $CACHE
   start      provision if needed, start Kafka + FerretDB in the background, wait, create topics
   stop       stop both (SIGTERM, SIGKILL after ${STOP_TIMEOUT}s)
+  stop-kafka / stop-ferretdb   stop only that one (\`start\` brings it back)
   status     one line per server (exit 0 if both run, 3 otherwise)
   reset      stop, then delete data and logs in the run dir
   topics     list topics and partition counts
@@ -466,6 +474,8 @@ case "${1:-}" in
   provision) cmd_provision ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
+  stop-kafka) cmd_stop_one kafka ;;
+  stop-ferretdb) cmd_stop_one ferretdb ;;
   status) cmd_status ;;
   reset) cmd_reset ;;
   topics) cmd_topics ;;

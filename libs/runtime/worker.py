@@ -14,9 +14,7 @@ import random
 import time
 from datetime import UTC, datetime
 
-from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.message import AckStatus
 from pydantic import ValidationError
 
 from libs.contracts import (
@@ -34,6 +32,7 @@ from .dedupe import DedupeStore
 from .errors import ProviderAuthError, ProviderError
 from .integration import Integration, Mode, WorkerSettings, in_rollout
 from .logging import email_hash, get_logger
+from .offsets import commit, hand_back
 from .retry import retry_delay
 from .worker_metrics import WorkerMetrics
 
@@ -74,7 +73,7 @@ class WorkerLoop:
             # A message no version of this code can read: retrying cannot help. Skip it loudly.
             log.error("message_unreadable", integration=self.name, error=str(exc)[:300])
             self.metrics.results.labels(self.name, "unreadable").inc()
-            await self._commit(msg)
+            await commit(msg)
             return
         try:
             await self.process(event, replay=replay)
@@ -83,23 +82,9 @@ class WorkerLoop:
             # message again after a pause; the dedupe record makes the second run harmless.
             log.exception("handed_back", integration=self.name, event_id=event.event_id)
             self.metrics.handed_back.labels(self.name).inc()
-            await asyncio.sleep(HAND_BACK_DELAY_SECONDS)
-            await msg.nack()
+            await hand_back(msg, HAND_BACK_DELAY_SECONDS)
             return
-        await self._commit(msg)
-
-    async def _commit(self, msg: KafkaMessage) -> None:
-        record = msg.raw_message
-        consumer = getattr(msg, "consumer", None)
-        if consumer is None or isinstance(record, tuple) or not hasattr(consumer, "assignment"):
-            return  # in-memory test broker: nothing to commit
-        try:
-            await consumer.commit(
-                {TopicPartition(record.topic, record.partition): record.offset + 1}
-            )
-        except Exception as exc:  # rebalance: the new owner redelivers; dedupe absorbs it
-            log.warning("commit_failed", integration=self.name, error=type(exc).__name__)
-        msg.committed = AckStatus.ACKED
+        await commit(msg)
 
     # --- the decision and its execution -------------------------------------------------------
 

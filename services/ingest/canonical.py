@@ -12,7 +12,15 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.contracts import CustomerEvent, CustomerState, Lifecycle, ProviderIds, Source, transition
+from libs.contracts import (
+    CustomerEvent,
+    CustomerState,
+    Lifecycle,
+    ProviderIds,
+    Signal,
+    Source,
+    transition,
+)
 
 from .normalize import StripeChange
 
@@ -93,9 +101,9 @@ def apply_change(customer: CanonicalCustomer, change: StripeChange) -> Applied:
     return Applied(customer=customer.model_copy(update=updates), changed=changed, stale=moved.stale)
 
 
-def customer_event(customer: CanonicalCustomer, change: StripeChange) -> CustomerEvent:
+def customer_event(customer: CanonicalCustomer, source: Source) -> CustomerEvent:
     return CustomerEvent(
-        event_id=change.event_id,
+        event_id=source.event_id,
         customer_id=customer.customer_id,
         version=customer.version,
         email=customer.email,
@@ -108,10 +116,85 @@ def customer_event(customer: CanonicalCustomer, change: StripeChange) -> Custome
             stripe_subscription_ids=customer.subscription_ids,
             stripe_payment_ids=customer.payment_ids,
         ),
-        source=Source(
-            provider="stripe",
-            event_id=change.event_id,
-            event_type=change.event_type,
-            occurred_at=datetime.fromtimestamp(change.occurred_at, UTC),
-        ),
+        source=source,
     )
+
+
+def stripe_source(change: StripeChange) -> Source:
+    return Source(
+        provider="stripe",
+        event_id=change.event_id,
+        event_type=change.event_type,
+        occurred_at=datetime.fromtimestamp(change.occurred_at, UTC),
+    )
+
+
+#: outcomes that mean "this integration holds the customer's state (or is not meant to)"
+_CONFIRMING = {"synced": "synced", "off": "off", "shadow": "shadow"}
+
+
+def apply_result(
+    customer: CanonicalCustomer,
+    integration: str,
+    outcome: str,
+    version: int,
+    event_id: str,
+    error: str | None,
+    at: datetime,
+    enabled: tuple[str, ...],
+) -> tuple[CanonicalCustomer, bool]:
+    """Record one worker outcome; return the customer and whether it was just confirmed active.
+
+    Stale and duplicate outcomes say nothing new. An outcome for an older version than the one
+    already recorded for that integration is ignored, so statuses never go back in time.
+    """
+    status = _CONFIRMING.get(outcome) or ("failed" if outcome == "failed" else None)
+    known = customer.integrations.get(integration)
+    if status is None or (known is not None and version < known.version):
+        return customer, False
+    integrations = dict(customer.integrations)
+    integrations[integration] = IntegrationStatus(
+        status=status, version=version, event_id=event_id, error=error, at=at
+    )
+    updated = customer.model_copy(update={"integrations": integrations})
+    confirmed = all(
+        (s := integrations.get(name)) is not None
+        and s.status in _CONFIRMING.values()
+        and s.version >= customer.version
+        for name in enabled
+    )
+    if customer.lifecycle is not Lifecycle.PAID or not confirmed:
+        return updated, False
+    moved = transition(customer.state, Signal.INTEGRATIONS_CONFIRMED, 0)
+    return updated.model_copy(
+        update={"lifecycle": moved.after.lifecycle, "version": moved.after.version}
+    ), True
+
+
+def status_of(customer: CanonicalCustomer, integration: str) -> str:
+    known = customer.integrations.get(integration)
+    if known is None or (known.version < customer.version and known.status != "failed"):
+        return "pending"
+    return known.status
+
+
+_NEXT_STEP = {
+    Lifecycle.LEAD: "We have not received a payment from this email address yet.",
+    Lifecycle.PAID: "Payment received — your community access is being set up.",
+    Lifecycle.ACTIVE: "You're all set — your membership is active.",
+    Lifecycle.PAST_DUE: "Your last payment failed — please update your payment method to keep "
+    "your access.",
+    Lifecycle.PAUSED: "Your membership is paused.",
+    Lifecycle.CANCELED: "Your membership has ended.",
+}
+
+
+def next_step(customer: CanonicalCustomer, statuses: dict[str, str]) -> str:
+    if customer.lifecycle is Lifecycle.PAID and (
+        customer.needs_support or "failed" in statuses.values()
+    ):
+        return (
+            "Payment received — setting up your access is taking longer than usual; "
+            "our team has been notified and will sort it out."
+        )
+    return _NEXT_STEP[customer.lifecycle]

@@ -16,9 +16,11 @@ from libs.runtime.mongo import database, make_client, ping
 
 from .metrics import IngestMetrics
 from .relay import OutboxRelay
+from .results import subscribe_results
 from .routes import webhook_router
 from .service import IngestService
 from .settings import IngestSettings
+from .status import status_router
 from .store import IngestStore
 from .stripe_api import StripeApi
 
@@ -35,6 +37,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         settings.stripe_api_base_url, settings.stripe_api_key.get_secret_value()
     )
     service = IngestService(store, broker, StripeApi(stripe_http), metrics)
+    subscribe_results(broker, service, settings)
     relay = OutboxRelay(
         service,
         store,
@@ -61,6 +64,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         openapi=True,
     )
     app.include_router(webhook_router(settings, service, metrics))
+    app.include_router(status_router(settings, store))
     app.state.service = service
     app.state.relay = relay
     return app

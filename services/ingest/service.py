@@ -10,15 +10,22 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from libs.contracts import CUSTOMER_EVENTS
+from libs.contracts import CUSTOMER_EVENTS, Source, SyncResult
 from libs.runtime.broker import key
 from libs.runtime.logging import email_hash, get_logger
 
-from .canonical import CanonicalCustomer, apply_change, customer_event
+from .canonical import (
+    CanonicalCustomer,
+    apply_change,
+    apply_result,
+    customer_event,
+    stripe_source,
+)
 from .metrics import IngestMetrics
 from .normalize import NotAStripeEvent, StripeChange, normalize, parse_event
 from .store import ConcurrentUpdate, IngestStore
@@ -126,7 +133,9 @@ class IngestService:
         outcome = "stale" if stale else ("applied" if changed else "no_change")
         if not change.handled:
             outcome = "ignored"
-        outbox = customer_event(customer, change).to_bytes().decode() if changed else None
+        outbox = None
+        if changed:
+            outbox = customer_event(customer, stripe_source(change)).to_bytes().decode()
         await self.store.mark_applied(event_id, customer.customer_id, outcome, outbox)
         log.info(
             "webhook_applied",
@@ -177,6 +186,51 @@ class IngestService:
         owner = await self.store.claim_identity(f"email:{email.lower()}", owner)
         await self.store.ensure_customer(owner, email, stripe_id)
         return owner
+
+    # --- worker outcomes -----------------------------------------------------------------------
+
+    async def record_result(self, result: SyncResult, enabled: tuple[str, ...]) -> None:
+        """Keep the integration's status; when the last enabled one confirms, paid → active."""
+        for _ in range(_MAX_CAS_TRIES):
+            customer = await self.store.load_customer(result.customer_id)
+            if customer is None:
+                log.warning("result_for_unknown_customer", customer_id=result.customer_id)
+                return
+            error = result.error.message if result.error else None
+            updated, confirmed = apply_result(
+                customer,
+                result.integration,
+                result.outcome,
+                result.version,
+                result.event_id,
+                error,
+                result.at,
+                enabled,
+            )
+            if updated == customer:
+                return
+            try:
+                await self.store.save_customer(customer, updated)
+            except ConcurrentUpdate:
+                continue
+            if confirmed:
+                await self._publish_internal(updated, "integrations.confirmed")
+            return
+        raise ConcurrentUpdate(result.customer_id)
+
+    async def _publish_internal(self, customer: CanonicalCustomer, event_type: str) -> None:
+        """A change Switchboard made itself goes through the same outbox as a webhook's."""
+        event_id = f"sb_{customer.customer_id}_v{customer.version}"
+        source = Source(
+            provider="switchboard",
+            event_id=event_id,
+            event_type=event_type,
+            occurred_at=datetime.now(UTC),
+        )
+        outbox = customer_event(customer, source).to_bytes().decode()
+        if await self.store.record_internal(event_id, event_type, customer.customer_id, outbox):
+            self._spawn(self.publish(event_id, outbox, path="inline"))
+        log.info("customer_confirmed", customer_id=customer.customer_id, version=customer.version)
 
     # --- publish ------------------------------------------------------------------------------
 

@@ -66,6 +66,27 @@ class IngestStore:
             return False
         return True
 
+    async def record_internal(
+        self, event_id: str, event_type: str, customer_id: str, outbox: str
+    ) -> bool:
+        """An outbox record for a change Switchboard itself made (no webhook behind it)."""
+        try:
+            await self.events.insert_one(
+                {
+                    "_id": event_id,
+                    "provider": "switchboard",
+                    "type": event_type,
+                    "status": APPLIED,
+                    "customer_id": customer_id,
+                    "outcome": "applied",
+                    "outbox": outbox,
+                    "received_at": now(),
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
     async def mark_applied(
         self, event_id: str, customer_id: str | None, outcome: str, outbox: str | None
     ) -> None:

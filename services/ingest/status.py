@@ -1,0 +1,81 @@
+"""`GET /v1/customers/status`: what the mobile app shows ("did my payment go through?")."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from pydantic import BaseModel
+
+from libs.contracts import Lifecycle
+from libs.runtime.http import ApiError
+
+from .canonical import next_step, status_of
+from .settings import IngestSettings
+from .store import IngestStore
+
+
+class IntegrationView(BaseModel):
+    status: str  # pending / synced / failed / off / shadow
+    updated_at: datetime | None = None
+
+
+class CustomerStatus(BaseModel):
+    lifecycle: Lifecycle
+    integrations: dict[str, IntegrationView]
+    needs_support: bool
+    next_step: str
+
+
+def check_bearer(authorization: str | None, tokens: list[str]) -> None:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", "a bearer token is required")
+    # Compare against every token so the time taken does not reveal which one nearly matched.
+    valid = False
+    for candidate in tokens:
+        valid |= hmac.compare_digest(token.encode(), candidate.encode())
+    if not valid:
+        raise ApiError(401, "unauthorized", "the token is not valid")
+
+
+def status_router(settings: IngestSettings, store: IngestStore) -> APIRouter:
+    router = APIRouter()
+    tokens = [t.get_secret_value() for t in settings.app_tokens]
+    enabled = settings.enabled_integrations
+
+    @router.get(
+        "/v1/customers/status",
+        response_model=CustomerStatus,
+        summary="A customer's lifecycle, each integration's status and the next step",
+        responses={
+            401: {"description": "missing or invalid app token"},
+            404: {"description": "no customer with this email"},
+        },
+    )
+    async def customer_status(
+        email: Annotated[str, Query(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> CustomerStatus:
+        check_bearer(authorization, tokens)
+        customer = await store.find_by_email(email)
+        if customer is None:
+            raise ApiError(404, "customer_not_found", "no customer is known with this email")
+        statuses = {name: status_of(customer, name) for name in enabled}
+        return CustomerStatus(
+            lifecycle=customer.lifecycle,
+            integrations={
+                name: IntegrationView(
+                    status=statuses[name],
+                    updated_at=(customer.integrations.get(name) or None)
+                    and customer.integrations[name].at,
+                )
+                for name in enabled
+            },
+            needs_support=customer.needs_support,
+            next_step=next_step(customer, statuses),
+        )
+
+    return router
