@@ -35,7 +35,7 @@ test: venv
 	@trap '$(TEST_ENV) $(INFRA) stop' EXIT INT TERM; \
 	$(TEST_ENV) $(INFRA) start && \
 	$(TEST_ENV) SWITCHBOARD_TEST_KAFKA=127.0.0.1:19092 \
-	SWITCHBOARD_TEST_MONGODB_URI='mongodb://127.0.0.1:27018/?directConnection=true' \
+	SWITCHBOARD_TEST_MONGODB_URI='mongodb://127.0.0.1:27018/?directConnection=true&maxPoolSize=1' \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: venv

@@ -12,7 +12,9 @@ SANDBOX_URL: Final = "http://127.0.0.1:8070"
 
 LOCAL_DEFAULTS: Final[dict[str, str]] = {
     "SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
-    "SWITCHBOARD_MONGODB_URI": "mongodb://127.0.0.1:27017/?directConnection=true",
+    # FerretDB on SQLite has one writer per database file: a small pool queues writes in the
+    # driver instead of thrashing on SQLITE_BUSY.
+    "SWITCHBOARD_MONGODB_URI": "mongodb://127.0.0.1:27017/?directConnection=true&maxPoolSize=1",
     "SWITCHBOARD_STRIPE_WEBHOOK_SECRETS": "whsec_local_dev_only",
     "SWITCHBOARD_APP_TOKENS": "local-app-token",
     "SWITCHBOARD_ADMIN_TOKENS": "local-admin-token",

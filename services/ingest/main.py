@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry
 
 from libs.runtime.broker import make_broker
@@ -65,6 +65,13 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     app.include_router(webhook_router(settings, service, metrics))
     app.include_router(status_router(settings, store))
+    if settings.bench_bare_endpoint:
+
+        @app.post("/bench/bare", include_in_schema=False)
+        async def bare(request: Request) -> dict[str, bool]:
+            await request.body()  # read the body, as the webhook route does
+            return {"received": True}
+
     app.state.service = service
     app.state.relay = relay
     return app

@@ -28,4 +28,7 @@ class IngestSettings(ServiceSettings):
     relay_after_seconds: float = Field(default=5.0, gt=0)
     relay_interval_seconds: float = Field(default=1.0, gt=0)
 
+    #: serve POST /bench/bare (answers 200, nothing else): the benchmark's ceiling
+    bench_bare_endpoint: bool = False
+
     _split = secret_list_validator("stripe_webhook_secrets", "app_tokens")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from typing import Final
 
 DEFAULT_TOLERANCE_SECONDS: Final = 300
+_TIMESTAMP: Final = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureError(Exception):
@@ -39,7 +41,8 @@ def parse_header(header: str | None) -> tuple[int, list[str]]:
         if not sep:
             raise SignatureError("signature_malformed", "the Stripe-Signature header is malformed")
         if key == "t":
-            if not value.isdigit():
+            # ASCII digits only, bounded: str.isdigit() accepts "²", and int() refuses huge inputs.
+            if not _TIMESTAMP.fullmatch(value):
                 raise SignatureError(
                     "signature_malformed", "the signature timestamp is not a number"
                 )

@@ -106,18 +106,31 @@ class IngestStore:
     async def claim_unfinished(
         self, status: str, older_than: timedelta, lease: timedelta
     ) -> Document | None:
-        """Lease one event left in `status` so only one relay works on it at a time."""
+        """Lease one event left in `status` so only one relay works on it at a time.
+
+        Found with a read first, then leased by `_id`: on FerretDB/SQLite a filtered
+        find-and-modify holds the database's single write lock for its whole scan, which stalls
+        every webhook being accepted meanwhile.
+        """
         t = now()
-        return await self.events.find_one_and_update(
-            {
-                "status": status,
-                "received_at": {"$lt": t - older_than},
-                "$or": [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": t}}],
-            },
-            {"$set": {"lease_until": t + lease}, "$inc": {"relay_attempts": 1}},
+        candidates = self.events.find(
+            {"status": status, "received_at": {"$lt": t - older_than}},
+            {"_id": 1, "lease_until": 1},
             sort=[("received_at", 1)],
-            return_document=ReturnDocument.AFTER,
+            limit=20,
         )
+        async for candidate in candidates:
+            lease_until = candidate.get("lease_until")
+            if lease_until is not None and lease_until >= t:
+                continue
+            claimed = await self.events.find_one_and_update(
+                {"_id": candidate["_id"], "status": status, "lease_until": lease_until},
+                {"$set": {"lease_until": t + lease}, "$inc": {"relay_attempts": 1}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if claimed is not None:
+                return claimed
+        return None
 
     async def get_event(self, event_id: str) -> Document | None:
         return await self.events.find_one({"_id": event_id})

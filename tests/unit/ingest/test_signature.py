@@ -79,3 +79,8 @@ def test_too_old_and_too_far_in_the_future_are_refused() -> None:
 def test_the_tolerance_edges_pass() -> None:
     for t in (NOW - 300, NOW + 300):
         assert verify_signature(BODY, header(t, sign(BODY, SECRET, t)), [SECRET], now=NOW) == t
+
+
+@pytest.mark.parametrize("t", ["\u00b2", "1" * 4301, "-5", " 5"])
+def test_a_timestamp_that_is_not_plain_digits_is_malformed(t: str) -> None:
+    assert code(BODY, f"t={t},v1={'0' * 64}") == "signature_malformed"
