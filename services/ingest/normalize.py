@@ -61,12 +61,12 @@ def normalize(body: Obj) -> StripeChange:
     reader = _READERS.get(event_type)
     if reader is None:
         fields: Obj = {"signal": Signal.NONE, "handled": False}
-        fields["stripe_customer_id"] = _id(obj.get("customer"))
+        fields["stripe_customer_id"] = stripe_id_of(obj.get("customer"))
         return StripeChange(**base, **fields)
     return StripeChange(**base, **reader(obj, body))
 
 
-def _id(value: Any) -> str | None:
+def stripe_id_of(value: Any) -> str | None:
     """Stripe fields may hold an id or, when expanded, the object itself."""
     if isinstance(value, str) and value:
         return value
@@ -80,7 +80,7 @@ def _str(value: Any) -> str | None:
 
 
 def _ids(*values: Any) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v for v in (_id(x) for x in values) if v))
+    return tuple(dict.fromkeys(v for v in (stripe_id_of(x) for x in values) if v))
 
 
 def _checkout(obj: Obj, _: Obj) -> Obj:
@@ -89,10 +89,10 @@ def _checkout(obj: Obj, _: Obj) -> Obj:
     metadata = obj.get("metadata") or {}
     return {
         "signal": Signal.PAYMENT_SUCCEEDED if paid else Signal.NONE,
-        "stripe_customer_id": _id(obj.get("customer")),
+        "stripe_customer_id": stripe_id_of(obj.get("customer")),
         "email": _str(details.get("email")) or _str(obj.get("customer_email")),
         "name": _str(details.get("name")),
-        "subscription_id": _id(obj.get("subscription")),
+        "subscription_id": stripe_id_of(obj.get("subscription")),
         "payment_ids": _ids(obj.get("payment_intent"), obj.get("invoice")),
         "products": _ids(metadata.get("product")),
     }
@@ -101,7 +101,7 @@ def _checkout(obj: Obj, _: Obj) -> Obj:
 def _invoice_subscription(obj: Obj) -> str | None:
     parent = obj.get("parent") or {}
     details = parent.get("subscription_details") or {}
-    return _id(details.get("subscription")) or _id(obj.get("subscription"))
+    return stripe_id_of(details.get("subscription")) or stripe_id_of(obj.get("subscription"))
 
 
 def _invoice_products(obj: Obj) -> tuple[str, ...]:
@@ -117,7 +117,7 @@ def _invoice(signal: Signal) -> Callable[[Obj, Obj], Obj]:
     def read(obj: Obj, _: Obj) -> Obj:
         return {
             "signal": signal,
-            "stripe_customer_id": _id(obj.get("customer")),
+            "stripe_customer_id": stripe_id_of(obj.get("customer")),
             "email": _str(obj.get("customer_email")),
             "name": _str(obj.get("customer_name")),
             "subscription_id": _invoice_subscription(obj),
@@ -144,8 +144,8 @@ def _subscription(signal: Signal | None) -> Callable[[Obj, Obj], Obj]:
         items = (obj.get("items") or {}).get("data") or []
         return {
             "signal": signal or _SUBSCRIPTION_STATUS.get(str(obj.get("status")), Signal.NONE),
-            "stripe_customer_id": _id(obj.get("customer")),
-            "subscription_id": _id(obj.get("id")),
+            "stripe_customer_id": stripe_id_of(obj.get("customer")),
+            "subscription_id": stripe_id_of(obj.get("id")),
             "products": _ids(*((item.get("price") or {}).get("product") for item in items)),
         }
 
@@ -157,11 +157,11 @@ def _refund(obj: Obj, _: Obj) -> Obj:
     return {
         # `refunded` is true only for a full refund; a partial refund keeps access.
         "signal": Signal.REFUNDED if obj.get("refunded") is True else Signal.NONE,
-        "stripe_customer_id": _id(obj.get("customer")),
+        "stripe_customer_id": stripe_id_of(obj.get("customer")),
         "email": _str(billing.get("email")) or _str(obj.get("receipt_email")),
         "name": _str(billing.get("name")),
         "payment_ids": _ids(obj.get("id"), obj.get("payment_intent"), obj.get("invoice")),
-        "charge_id": _id(obj.get("id")),
+        "charge_id": stripe_id_of(obj.get("id")),
     }
 
 
@@ -169,7 +169,7 @@ def _dispute(obj: Obj, _: Obj) -> Obj:
     return {
         "signal": Signal.DISPUTED,
         "payment_ids": _ids(obj.get("charge"), obj.get("payment_intent")),
-        "charge_id": _id(obj.get("charge")),
+        "charge_id": stripe_id_of(obj.get("charge")),
     }
 
 
@@ -177,7 +177,7 @@ def _customer_updated(obj: Obj, body: Obj) -> Obj:
     previous = ((body.get("data") or {}).get("previous_attributes")) or {}
     return {
         "signal": Signal.NONE,
-        "stripe_customer_id": _id(obj.get("id")),
+        "stripe_customer_id": stripe_id_of(obj.get("id")),
         "email": _str(obj.get("email")),
         "name": _str(obj.get("name")),
         "previous_email": _str(previous.get("email")),

@@ -27,8 +27,8 @@ from .canonical import (
     stripe_source,
 )
 from .metrics import IngestMetrics
-from .normalize import NotAStripeEvent, StripeChange, normalize, parse_event
-from .store import ConcurrentUpdate, IngestStore
+from .normalize import NotAStripeEvent, StripeChange, normalize, parse_event, stripe_id_of
+from .store import ConcurrentUpdate, IngestStore, new_customer_id
 from .stripe_api import StripeApi
 
 log = get_logger()
@@ -163,7 +163,7 @@ class IngestService:
             return found
         if not stripe_id and change.charge_id:
             charge = await self.stripe.charge(change.charge_id) or {}
-            stripe_id = _as_id(charge.get("customer"))
+            stripe_id = stripe_id_of(charge.get("customer"))
             email = email or (charge.get("billing_details") or {}).get("email")
         if stripe_id and not email:
             found = await self.store.find_customer_id(stripe_customer_id=stripe_id, email=None)
@@ -178,8 +178,6 @@ class IngestService:
         return await self._create_customer(email, stripe_id)
 
     async def _create_customer(self, email: str, stripe_id: str | None) -> str:
-        from .store import new_customer_id
-
         owner = new_customer_id()
         if stripe_id:
             owner = await self.store.claim_identity(f"stripe:{stripe_id}", owner)
@@ -250,11 +248,3 @@ class IngestService:
         await self.store.mark_published(event_id)
         self.metrics.published.labels(path).inc()
         return True
-
-
-def _as_id(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return value.get("id")
-    return None

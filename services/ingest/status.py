@@ -69,8 +69,7 @@ def status_router(settings: IngestSettings, store: IngestStore) -> APIRouter:
             integrations={
                 name: IntegrationView(
                     status=statuses[name],
-                    updated_at=(customer.integrations.get(name) or None)
-                    and customer.integrations[name].at,
+                    updated_at=known.at if (known := customer.integrations.get(name)) else None,
                 )
                 for name in enabled
             },

@@ -46,46 +46,48 @@ class IngestStore:
 
     # --- webhook events / outbox -------------------------------------------------------------
 
-    async def record_event(self, event_id: str, event_type: str, created: int, raw: str) -> bool:
-        """Store the raw event; False if this event id was already stored (a duplicate)."""
+    async def _insert_once(self, document: Document) -> bool:
+        """Insert; False if a record with this `_id` already exists."""
         try:
-            await self.events.insert_one(
-                {
-                    "_id": event_id,
-                    "provider": "stripe",
-                    "type": event_type,
-                    "created": created,
-                    "raw": raw,  # as received: Stripe keys may hold '.', which FerretDB refuses
-                    "status": RECEIVED,
-                    "received_at": now(),
-                    "deliveries": 1,
-                }
-            )
+            await self.events.insert_one(document)
         except DuplicateKeyError:
-            await self.events.update_one({"_id": event_id}, {"$inc": {"deliveries": 1}})
             return False
         return True
+
+    async def record_event(self, event_id: str, event_type: str, created: int, raw: str) -> bool:
+        """Store the raw event; False if this event id was already stored (a duplicate)."""
+        fresh = await self._insert_once(
+            {
+                "_id": event_id,
+                "provider": "stripe",
+                "type": event_type,
+                "created": created,
+                "raw": raw,  # as received: Stripe keys may hold '.', which FerretDB refuses
+                "status": RECEIVED,
+                "received_at": now(),
+                "deliveries": 1,
+            }
+        )
+        if not fresh:
+            await self.events.update_one({"_id": event_id}, {"$inc": {"deliveries": 1}})
+        return fresh
 
     async def record_internal(
         self, event_id: str, event_type: str, customer_id: str, outbox: str
     ) -> bool:
         """An outbox record for a change Switchboard itself made (no webhook behind it)."""
-        try:
-            await self.events.insert_one(
-                {
-                    "_id": event_id,
-                    "provider": "switchboard",
-                    "type": event_type,
-                    "status": APPLIED,
-                    "customer_id": customer_id,
-                    "outcome": "applied",
-                    "outbox": outbox,
-                    "received_at": now(),
-                }
-            )
-        except DuplicateKeyError:
-            return False
-        return True
+        return await self._insert_once(
+            {
+                "_id": event_id,
+                "provider": "switchboard",
+                "type": event_type,
+                "status": APPLIED,
+                "customer_id": customer_id,
+                "outcome": "applied",
+                "outbox": outbox,
+                "received_at": now(),
+            }
+        )
 
     async def mark_applied(
         self, event_id: str, customer_id: str | None, outcome: str, outbox: str | None
