@@ -12,7 +12,7 @@ INFRA := deploy/local/infra.sh
 TEST_ENV := SWITCHBOARD_LOCAL_RUN_DIR=.run/test SWITCHBOARD_LOCAL_KAFKA_PORT=19092 \
 	SWITCHBOARD_LOCAL_KAFKA_CONTROLLER_PORT=19093 SWITCHBOARD_LOCAL_MONGO_PORT=27018
 
-.PHONY: run test venv infra-start infra-stop lint typecheck unit clean
+.PHONY: run test stack-test venv infra-start infra-stop lint typecheck unit clean
 
 $(UV):
 	@echo "python: installing uv $(UV_VERSION) into .cache/uv (first run)"
@@ -37,6 +37,14 @@ test: venv
 	$(TEST_ENV) SWITCHBOARD_TEST_KAFKA=127.0.0.1:19092 \
 	SWITCHBOARD_TEST_MONGODB_URI='mongodb://127.0.0.1:27018/?directConnection=true&maxPoolSize=1' \
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Re-run some tests against the test infrastructure without lint or a reset; the infrastructure
+# stays up for the next run. A lock serializes runs, since they share the test ports.
+stack-test: venv
+	@mkdir -p .run && flock -o .run/stack-test.lock bash -c '$(TEST_ENV) $(INFRA) start >/dev/null && \
+	$(TEST_ENV) SWITCHBOARD_TEST_KAFKA=127.0.0.1:19092 \
+	SWITCHBOARD_TEST_MONGODB_URI="mongodb://127.0.0.1:27018/?directConnection=true&maxPoolSize=1" \
+	$(PY) -m pytest $(PYTEST_ARGS)'
 
 unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
