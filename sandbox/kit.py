@@ -117,6 +117,22 @@ async def get_subscriber(request: Request, id: str) -> Response:
     return reply({"subscriber": KitStore.subscriber_json(subscriber)})
 
 
+@router.get("/v4/subscribers/{subscriber_id}/tags")
+async def subscriber_tags(request: Request, subscriber_id: str) -> Response:
+    # A lookup by subscriber id, so (unlike the lists) it reflects writes at once.
+    store = _store(request)
+    try:
+        subscriber = store.get(as_int(subscriber_id))
+    except Missing:
+        return _not_found()
+    tags = [
+        {**KitStore.tag_json(t), "tagged_at": t.tagged[subscriber.id]}
+        for t in store.tags.values()
+        if subscriber.id in t.tagged
+    ]
+    return reply(_cursor_page(request, "tags", tags))
+
+
 @router.post("/v4/subscribers/{id}/unsubscribe")
 async def unsubscribe(request: Request, id: str) -> Response:
     try:

@@ -1,23 +1,23 @@
-"""Placeholder until this service is built: serves /healthz, /readyz and /metrics only."""
-
 from __future__ import annotations
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
 
-from libs.runtime.http import make_http_app
-from libs.runtime.logging import configure_logging
-from libs.runtime.settings import ServiceSettings
+from libs.runtime.integration import WorkerSettings
+from libs.runtime.mapping import load_section
+from libs.runtime.worker_app import create_worker_app
+from libs.runtime.worker_metrics import WorkerMetrics
 
-
-class Settings(ServiceSettings):
-    service_name: str = "convertkit_sync"
-    port: int = 9102
+from .integration import SECTION, KitIntegration, KitMapping
+from .settings import KitSettings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings.load()
-    configure_logging(settings.service_name, settings.log_level)
-    return make_http_app(
-        title="Switchboard convertkit_sync", registry=CollectorRegistry(), readiness={}
-    )
+def create_app(settings: KitSettings | None = None) -> FastAPI:
+    settings = settings or KitSettings.load()
+    # Read the mapping now, so a bad file stops the service at start, not at the first event.
+    load_section(settings.mapping_file, SECTION, KitMapping)
+
+    def make(s: WorkerSettings, metrics: WorkerMetrics) -> KitIntegration:
+        assert isinstance(s, KitSettings)
+        return KitIntegration(s, metrics)
+
+    return create_worker_app(KitIntegration.name, settings, make)

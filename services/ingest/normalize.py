@@ -70,7 +70,7 @@ def stripe_id_of(value: Any) -> str | None:
     """Stripe fields may hold an id or, when expanded, the object itself."""
     if isinstance(value, str) and value:
         return value
-    if isinstance(value, dict) and isinstance(value.get("id"), str):
+    if isinstance(value, dict) and isinstance(value.get("id"), str) and value["id"]:
         return str(value["id"])
     return None
 
@@ -79,14 +79,24 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+# A field of an unexpected type reads as absent. The envelope was valid, so the event was accepted
+# and stored; a crash while applying it would leave an event that is never finished.
+def _dict(value: Any) -> Obj:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _ids(*values: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in (stripe_id_of(x) for x in values) if v))
 
 
 def _checkout(obj: Obj, _: Obj) -> Obj:
-    details = obj.get("customer_details") or {}
+    details = _dict(obj.get("customer_details"))
     paid = obj.get("payment_status") in ("paid", "no_payment_required")
-    metadata = obj.get("metadata") or {}
+    metadata = _dict(obj.get("metadata"))
     return {
         "signal": Signal.PAYMENT_SUCCEEDED if paid else Signal.NONE,
         "stripe_customer_id": stripe_id_of(obj.get("customer")),
@@ -99,16 +109,16 @@ def _checkout(obj: Obj, _: Obj) -> Obj:
 
 
 def _invoice_subscription(obj: Obj) -> str | None:
-    parent = obj.get("parent") or {}
-    details = parent.get("subscription_details") or {}
+    details = _dict(_dict(obj.get("parent")).get("subscription_details"))
     return stripe_id_of(details.get("subscription")) or stripe_id_of(obj.get("subscription"))
 
 
 def _invoice_products(obj: Obj) -> tuple[str, ...]:
     products = []
-    for line in (obj.get("lines") or {}).get("data") or []:
-        price_details = (line.get("pricing") or {}).get("price_details") or {}
-        price = line.get("price") or {}  # before 2025-03-31
+    for item in _list(_dict(obj.get("lines")).get("data")):
+        line = _dict(item)
+        price_details = _dict(_dict(line.get("pricing")).get("price_details"))
+        price = _dict(line.get("price"))  # before 2025-03-31
         products.append(price_details.get("product") or price.get("product"))
     return _ids(*products)
 
@@ -141,19 +151,19 @@ _SUBSCRIPTION_STATUS = {
 
 def _subscription(signal: Signal | None) -> Callable[[Obj, Obj], Obj]:
     def read(obj: Obj, _: Obj) -> Obj:
-        items = (obj.get("items") or {}).get("data") or []
+        items = _list(_dict(obj.get("items")).get("data"))
         return {
             "signal": signal or _SUBSCRIPTION_STATUS.get(str(obj.get("status")), Signal.NONE),
             "stripe_customer_id": stripe_id_of(obj.get("customer")),
             "subscription_id": stripe_id_of(obj.get("id")),
-            "products": _ids(*((item.get("price") or {}).get("product") for item in items)),
+            "products": _ids(*(_dict(_dict(item).get("price")).get("product") for item in items)),
         }
 
     return read
 
 
 def _refund(obj: Obj, _: Obj) -> Obj:
-    billing = obj.get("billing_details") or {}
+    billing = _dict(obj.get("billing_details"))
     return {
         # `refunded` is true only for a full refund; a partial refund keeps access.
         "signal": Signal.REFUNDED if obj.get("refunded") is True else Signal.NONE,
@@ -174,13 +184,16 @@ def _dispute(obj: Obj, _: Obj) -> Obj:
 
 
 def _customer_updated(obj: Obj, body: Obj) -> Obj:
-    previous = ((body.get("data") or {}).get("previous_attributes")) or {}
+    previous = _dict(_dict(body.get("data")).get("previous_attributes"))
+    email, previous_email = _str(obj.get("email")), _str(previous.get("email"))
+    if email and previous_email and email.lower() == previous_email.lower():
+        previous_email = None  # only the case changed: the same address, not an email change
     return {
         "signal": Signal.NONE,
         "stripe_customer_id": stripe_id_of(obj.get("id")),
-        "email": _str(obj.get("email")),
+        "email": email,
         "name": _str(obj.get("name")),
-        "previous_email": _str(previous.get("email")),
+        "previous_email": previous_email,
     }
 
 

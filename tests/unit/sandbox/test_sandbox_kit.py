@@ -131,3 +131,22 @@ async def test_invalid_email_is_422(client: httpx.AsyncClient) -> None:
     response = await subscribe(client, "not-an-email")
     assert response.status_code == 422
     assert response.json() == {"errors": ["Email address is invalid"]}
+
+
+async def test_tags_of_a_subscriber_by_id(client: httpx.AsyncClient) -> None:
+    sid = (await subscribe(client, "jane@example.com")).json()["subscriber"]["id"]
+    customer, _ = await make_tag(client, "customer"), await make_tag(client, "vip")
+    await client.post(
+        f"/kit/v4/tags/{customer}/subscribers",
+        json={"email_address": "jane@example.com"},
+        headers=KIT,
+    )
+    listed = await client.get(f"/kit/v4/subscribers/{sid}/tags", headers=KIT)
+    assert listed.status_code == 200
+    body = listed.json()
+    assert [(t["id"], t["name"]) for t in body["tags"]] == [(customer, "customer")]
+    assert body["tags"][0]["tagged_at"]
+    assert body["pagination"]["has_next_page"] is False
+    unknown = await client.get("/kit/v4/subscribers/999/tags", headers=KIT)
+    assert unknown.status_code == 404
+    assert unknown.json() == {"errors": ["Not Found"]}

@@ -1,0 +1,146 @@
+"""Kit API v4 client: the calls the sync needs, with Kit's upsert and tag semantics.
+
+Kit's list endpoints (subscribers by email, tags) read from a replica that lags writes by ~30 s
+(up to 5 min), so nothing here confirms a write by listing; lookups by id are consistent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from libs.runtime.errors import PermanentProviderError
+from libs.runtime.provider_http import ProviderHttp
+from libs.runtime.worker_metrics import WorkerMetrics
+
+PAGE_SIZE = 1000  # Kit's maximum: one request covers almost every account's tags
+
+
+@dataclass(frozen=True)
+class Upserted:
+    id: int
+    created: bool  # False: the subscriber existed already (only first_name was updated)
+
+
+class KitClient:
+    def __init__(self, client: httpx.AsyncClient, metrics: WorkerMetrics | None = None) -> None:
+        self.http = ProviderHttp("kit", client, metrics)
+        self._tag_ids: dict[str, int] = {}  # casefolded name -> id; Kit tag names ignore case
+        self._listed = False
+
+    @staticmethod
+    def make_http(
+        base_url: str,
+        api_key: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=transport,
+            base_url=base_url.rstrip("/"),
+            headers={"X-Kit-Api-Key": api_key, "Accept": "application/json"},
+            timeout=timeout,
+        )
+
+    # -- subscribers ---------------------------------------------------------------------------
+    async def find_subscriber(self, email: str) -> int | None:
+        """The subscriber's id, or None. A miss right after a create is not proof of absence."""
+        # status=all: the default (active) hides cancelled and bounced people, who still exist.
+        params = {"email_address": email, "status": "all"}
+        response = await self.http.request("GET", "/v4/subscribers", params=params)
+        for subscriber in response.json().get("subscribers", []):
+            if str(subscriber.get("email_address", "")).casefold() == email.casefold():
+                return int(subscriber["id"])
+        return None
+
+    async def upsert_subscriber(self, email: str, first_name: str | None) -> Upserted:
+        body: dict[str, Any] = {"email_address": email}
+        if first_name:
+            body["first_name"] = first_name
+        # Upsert on email: 201 new, 200 existing, 202 new with fields applied later.
+        response = await self.http.request("POST", "/v4/subscribers", ok=(200, 201, 202), json=body)
+        return Upserted(int(response.json()["subscriber"]["id"]), response.status_code != 200)
+
+    async def subscriber_tags(self, subscriber_id: int) -> list[str]:
+        names = []
+        async for tag in self._pages("/v4/subscribers/{id}/tags", "tags", {"id": subscriber_id}):
+            self._remember(tag)
+            names.append(str(tag["name"]))
+        return names
+
+    # -- tags ----------------------------------------------------------------------------------
+    async def tag_id(self, name: str, *, create: bool) -> int | None:
+        """The id of the tag called `name`; created when missing and `create` is set."""
+        key = name.casefold()
+        if key not in self._tag_ids and not self._listed:
+            async for tag in self._pages("/v4/tags", "tags"):
+                self._remember(tag)
+            self._listed = True
+        if key not in self._tag_ids and create:
+            # Idempotent on the name: a tag another worker created meanwhile (or one the lagging
+            # list missed) comes back with 200 instead of being duplicated.
+            response = await self.http.request(
+                "POST", "/v4/tags", ok=(200, 201), json={"name": name}
+            )
+            self._remember(response.json()["tag"])
+        return self._tag_ids.get(key)
+
+    async def add_tag(self, name: str, email: str) -> None:
+        tag_id = await self.tag_id(name, create=True)
+        try:
+            # 201 newly tagged, 200 already tagged: both mean done.
+            await self.http.request(
+                "POST",
+                "/v4/tags/{tag_id}/subscribers",
+                path={"tag_id": tag_id},
+                ok=(200, 201),
+                json={"email_address": email},
+            )
+        except PermanentProviderError as error:
+            if error.status != 404:
+                raise
+            # The tag was deleted in Kit after we cached its id, or the subscriber is gone:
+            # forget the id so a replay resolves (or recreates) the tag.
+            self._tag_ids.pop(name.casefold(), None)
+            raise PermanentProviderError(
+                "kit",
+                f"tag {name!r} or the subscriber does not exist",
+                status=404,
+                endpoint=error.endpoint,
+                code="not_found",
+            ) from None
+
+    async def remove_tag(self, name: str, email: str) -> None:
+        tag_id = await self.tag_id(name, create=False)
+        if tag_id is None:
+            return  # no such tag in the account, so nobody carries it
+        # 404 means "no such tagging" here (the id was just read from Kit): already done.
+        await self.http.request(
+            "DELETE",
+            "/v4/tags/{tag_id}/subscribers",
+            path={"tag_id": tag_id},
+            ok=(200, 204, 404),
+            params={"email_address": email},
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _remember(self, tag: dict[str, Any]) -> None:
+        self._tag_ids[str(tag["name"]).casefold()] = int(tag["id"])
+
+    async def _pages(
+        self, template: str, key: str, path: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every record of a cursor-paginated list."""
+        params: dict[str, Any] = {"per_page": PAGE_SIZE}
+        while True:
+            response = await self.http.request("GET", template, path=path, params=params)
+            body = response.json()
+            for record in body.get(key, []):
+                yield record
+            pagination = body.get("pagination") or {}
+            if not pagination.get("has_next_page") or not pagination.get("end_cursor"):
+                return
+            params = {"per_page": PAGE_SIZE, "after": pagination["end_cursor"]}

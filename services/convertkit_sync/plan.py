@@ -1,0 +1,68 @@
+"""Kit: what to do to make a subscriber carry the desired tags. Pure.
+
+Never unsubscribe: in Kit an unsubscribe withdraws consent and cannot be undone by the API, so a
+revoke only removes the tags the mapping manages and adds the ones the new lifecycle grants
+(`canceled` → `churned`). Tags the mapping does not mention belong to someone else and stay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Desired:
+    email: str
+    first_name: str | None
+    tags: frozenset[str]  # what the subscriber should carry now
+    managed_tags: frozenset[str]  # every tag the mapping can grant
+
+
+@dataclass(frozen=True)
+class Current:
+    subscriber_id: int | None  # None: no subscriber with this email (as far as a lookup can tell)
+    tags: frozenset[str]  # of the managed tags, those the subscriber carries
+
+
+@dataclass(frozen=True)
+class UpsertSubscriber:
+    email: str
+    first_name: str | None
+
+    def __str__(self) -> str:
+        return "upsert_subscriber"
+
+
+@dataclass(frozen=True)
+class AddTag:
+    tag: str
+
+    def __str__(self) -> str:
+        return f"add_tag:{self.tag}"
+
+
+@dataclass(frozen=True)
+class RemoveTag:
+    tag: str
+
+    def __str__(self) -> str:
+        return f"remove_tag:{self.tag}"
+
+
+Action = UpsertSubscriber | AddTag | RemoveTag
+
+
+def plan(desired: Desired, current: Current) -> list[Action]:
+    actions: list[Action] = []
+    held = current.tags
+    if current.subscriber_id is None:
+        if not desired.tags:
+            return []  # nothing to tag: do not put someone on the list just to carry no tag
+        # Kit's tag calls need an existing subscriber, so the upsert comes first.
+        actions.append(UpsertSubscriber(desired.email, desired.first_name))
+        held = frozenset()
+    # Add before remove: if a call fails midway, the subscriber has one tag too many for a
+    # moment rather than none (a retry finishes the job either way).
+    actions.extend(AddTag(t) for t in sorted(desired.tags - held))
+    actions.extend(RemoveTag(t) for t in sorted((held & desired.managed_tags) - desired.tags))
+    return actions

@@ -1,0 +1,70 @@
+"""HubSpot CRM v3 client: read a contact by email, and upsert it by email in one call.
+
+Batch upsert with `idProperty=email` is race-free (no search-then-create, whose index lags), and
+reading by `idProperty=email` is a direct lookup, not the lagging search API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from libs.runtime.errors import PermanentProviderError, ProviderError, TransientProviderError
+from libs.runtime.provider_http import ProviderHttp
+from libs.runtime.worker_metrics import WorkerMetrics
+
+CONTACTS = "/crm/v3/objects/contacts"
+UPSERT = f"{CONTACTS}/batch/upsert"
+
+
+class HubSpotClient:
+    def __init__(self, client: httpx.AsyncClient, metrics: WorkerMetrics | None = None) -> None:
+        self.http = ProviderHttp("hubspot", client, metrics)
+
+    @staticmethod
+    def make_http(
+        base_url: str,
+        token: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=transport,
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=timeout,
+        )
+
+    async def get_contact(self, email: str, names: Iterable[str]) -> dict[str, str] | None:
+        """The contact's values of `names` ("" when unset), or None if no contact has `email`."""
+        wanted = sorted(names)
+        response = await self.http.request(
+            "GET",
+            CONTACTS + "/{email}",
+            path={"email": quote(email, safe="@")},
+            ok=(200, 404),
+            params={"idProperty": "email", "properties": ",".join(wanted)},
+        )
+        if response.status_code == 404:
+            return None
+        properties = response.json().get("properties") or {}
+        return {name: str(properties.get(name) or "") for name in wanted}
+
+    async def upsert_contact(self, email: str, properties: Mapping[str, str]) -> None:
+        body = {"inputs": [{"idProperty": "email", "id": email, "properties": dict(properties)}]}
+        response = await self.http.request("POST", UPSERT, ok=(200, 201, 207), json=body)
+        payload: dict[str, Any] = response.json()
+        errors = payload.get("errors") or []
+        if errors or not payload.get("results"):
+            # 207 Multi-Status: the batch call succeeded but our one input did not.
+            raise item_error(errors[0] if errors else {}, response.status_code)
+
+
+def item_error(error: dict[str, Any], status: int) -> ProviderError:
+    category = str(error.get("category") or "BATCH_ERROR")
+    message = str(error.get("message") or "the upsert returned no contact")
+    kind = TransientProviderError if category == "RATE_LIMITS" else PermanentProviderError
+    return kind("hubspot", message, status=status, endpoint=f"POST {UPSERT}", code=category.lower())

@@ -1,0 +1,121 @@
+"""CRM sync: read the HubSpot contact by email, then upsert by email only what differs."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+import httpx
+from pydantic import AfterValidator
+
+from libs.contracts import CustomerEvent
+from libs.runtime.errors import ProviderError
+from libs.runtime.mapping import IntegrationMapping, load_section
+from libs.runtime.worker_metrics import WorkerMetrics
+
+from .client import HubSpotClient
+from .plan import (
+    LIFECYCLE_STAGE,
+    Action,
+    ClearLifecycleStage,
+    Current,
+    Desired,
+    UpsertContact,
+    plan,
+)
+from .settings import CrmSettings
+
+SECTION = "crm"
+SWITCHBOARD_LIFECYCLE = "switchboard_lifecycle"
+SWITCHBOARD_CUSTOMER_ID = "switchboard_customer_id"
+#: written by Switchboard itself, so the mapping may not set them
+RESERVED = frozenset({"email", SWITCHBOARD_LIFECYCLE, SWITCHBOARD_CUSTOMER_ID})
+
+
+def _valid_properties(properties: dict[str, str]) -> dict[str, str]:
+    if reserved := sorted(RESERVED & properties.keys()):
+        raise ValueError(f"{', '.join(reserved)} is written by Switchboard, not by the mapping")
+    if empty := sorted(name for name, value in properties.items() if not value.strip()):
+        raise ValueError(f"{', '.join(empty)} has an empty value (HubSpot would clear it)")
+    return properties
+
+
+#: HubSpot contact properties (internal names and option values) per lifecycle
+CrmProperties = Annotated[dict[str, str], AfterValidator(_valid_properties)]
+CrmMapping = IntegrationMapping[CrmProperties]
+
+
+def desired_state(
+    event: CustomerEvent, mapping: CrmMapping, stage_order: tuple[str, ...]
+) -> Desired:
+    found = [
+        rules[event.lifecycle]
+        for rules in mapping.for_products(event.products)
+        if event.lifecycle in rules
+    ]
+    properties = merge(found, stage_order)
+    properties[SWITCHBOARD_LIFECYCLE] = event.lifecycle.value
+    properties[SWITCHBOARD_CUSTOMER_ID] = event.customer_id
+    managed = {p[LIFECYCLE_STAGE] for p in mapping.everything() if LIFECYCLE_STAGE in p}
+    return Desired(event.email, properties, frozenset(managed), stage_order)
+
+
+def merge(found: list[dict[str, str]], stage_order: tuple[str, ...]) -> dict[str, str]:
+    """One contact, several products: the furthest stage wins; otherwise the first product."""
+    merged: dict[str, str] = {}
+    for properties in found:
+        for name, value in properties.items():
+            merged.setdefault(name, value)
+    stages = [p[LIFECYCLE_STAGE] for p in found if LIFECYCLE_STAGE in p]
+    if stages:
+        rank = {stage: i for i, stage in enumerate(stage_order)}
+        merged[LIFECYCLE_STAGE] = max(stages, key=lambda stage: rank.get(stage, -1))
+    return merged
+
+
+class CrmIntegration:
+    name: ClassVar[str] = "crm"
+
+    def __init__(
+        self,
+        settings: CrmSettings,
+        metrics: WorkerMetrics | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        # `transport` lets tests run the client against the sandbox app in-process.
+        self.settings = settings
+        self.mapping: CrmMapping = load_section(settings.mapping_file, SECTION, CrmMapping)
+        self._http = HubSpotClient.make_http(
+            settings.hubspot_base_url,
+            settings.hubspot_token.get_secret_value(),
+            settings.http_timeout_seconds,
+            transport,
+        )
+        self.client = HubSpotClient(self._http, metrics)
+
+    async def current_state(self, desired: Desired) -> Current:
+        found = await self.client.get_contact(desired.email, desired.properties)
+        return Current(exists=False) if found is None else Current(exists=True, properties=found)
+
+    async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
+        desired = desired_state(event, self.mapping, self.settings.hubspot_lifecycle_stages)
+        actions = plan(desired, await self.current_state(desired))
+        if not dry_run:
+            for action in actions:
+                try:
+                    await self.execute(action, desired.email)
+                except ProviderError as error:
+                    error.action = str(action)
+                    raise
+        return [str(a) for a in actions]
+
+    async def execute(self, action: Action, email: str) -> None:
+        match action:
+            case ClearLifecycleStage():
+                # HubSpot only takes an earlier stage once the property is empty.
+                await self.client.upsert_contact(email, {LIFECYCLE_STAGE: ""})
+            case UpsertContact(properties=properties):
+                await self.client.upsert_contact(email, dict(properties))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
