@@ -12,7 +12,7 @@ from sandbox.guard import ProviderSpec, bearer_token, guard, sandbox_of
 from sandbox.http import as_int, json_body, reply
 from sandbox.settings import SandboxSettings
 from sandbox.stores import Missing
-from sandbox.stores.kit import STATES, KitStore, Subscriber, valid_email
+from sandbox.stores.kit import STATES, KitStore, Subscriber, Taken, valid_email
 
 
 def _authenticate(request: Request, settings: SandboxSettings) -> str | None:
@@ -114,6 +114,29 @@ async def get_subscriber(request: Request, id: str) -> Response:
         subscriber = _store(request).get(as_int(id))
     except Missing:
         return _not_found()
+    return reply({"subscriber": KitStore.subscriber_json(subscriber)})
+
+
+@router.put("/v4/subscribers/{id}")
+async def update_subscriber(request: Request, id: str) -> Response:
+    # Kit's update takes `first_name`, `email_address` and `fields`; the state cannot change here.
+    body = await json_body(request) or {}
+    email = body.get("email_address")
+    if email is not None and not valid_email(str(email).strip()):
+        return _invalid("Email address is invalid")
+    fields = body.get("fields") if isinstance(body.get("fields"), dict) else None
+    first_name = body.get("first_name")
+    try:
+        subscriber = _store(request).update(
+            as_int(id),
+            email=None if email is None else str(email).strip(),
+            first_name=None if first_name is None else str(first_name),
+            fields=fields,
+        )
+    except Missing:
+        return _not_found()
+    except Taken:
+        return _invalid("Email address has already been taken")
     return reply({"subscriber": KitStore.subscriber_json(subscriber)})
 
 

@@ -16,6 +16,7 @@ def customer_event(
     customer_id: str = "cus_test",
     products: tuple[str, ...] = (),
     name: str | None = "Jane Doe",
+    previous_emails: tuple[str, ...] = (),
 ) -> CustomerEvent:
     event_id = f"evt_{uuid.uuid4().hex[:16]}"
     return CustomerEvent(
@@ -23,6 +24,7 @@ def customer_event(
         customer_id=customer_id,
         version=version,
         email=email,
+        previous_emails=previous_emails,
         name=name,
         lifecycle=Lifecycle(lifecycle),
         products=products,

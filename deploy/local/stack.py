@@ -94,8 +94,8 @@ class Stack:
         for spec in self.specs:
             self.wait_healthy(spec, deadline)
 
-    def start_one(self, spec: ServiceSpec) -> None:
-        env = {**self.env, spec.env_port: str(spec.port)}
+    def start_one(self, spec: ServiceSpec, extra_env: dict[str, str] | None = None) -> None:
+        env = {**self.env, **(extra_env or {}), spec.env_port: str(spec.port)}
         log = (self.log_dir / f"{spec.name}.log").open("ab")
         self.processes[spec.name] = subprocess.Popen(  # noqa: S603 - our own modules
             [self.python, "-m", spec.module],
@@ -132,9 +132,12 @@ class Stack:
             os.kill(process.pid, sig)
             process.wait(timeout=30)
 
-    def restart(self, name: str, timeout: float = 60.0) -> None:
+    def restart(
+        self, name: str, timeout: float = 60.0, extra_env: dict[str, str] | None = None
+    ) -> None:
+        """Start `name` again (after `kill`), optionally with settings added to the environment."""
         spec = next(s for s in self.specs if s.name == name)
-        self.start_one(spec)
+        self.start_one(spec, extra_env)
         self.wait_healthy(spec, time.monotonic() + timeout)
 
     def stop(self, grace: float = 20.0) -> None:

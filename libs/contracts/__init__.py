@@ -9,6 +9,7 @@ from .lifecycle import (
     Lifecycle,
     Signal,
     Transition,
+    decides,
     next_lifecycle,
     transition,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "SyncOutcome",
     "SyncResult",
     "Transition",
+    "decides",
     "failure_topic",
     "next_lifecycle",
     "replay_topic",

@@ -58,6 +58,11 @@ class CustomerEvent(_Message):
     customer_id: str
     version: int = Field(ge=1)
     email: str
+    #: addresses the customer had before `email`, most recent first (a few at most). A worker
+    #: that finds nobody under `email` but someone under one of these moves that record to
+    #: `email`, and never leaves access on an old address. Added in v1 with a default, so older
+    #: messages (and older readers) keep working.
+    previous_emails: tuple[str, ...] = ()
     name: str | None = None
     lifecycle: Lifecycle
     needs_support: bool = False

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from libs.contracts import CustomerEvent
 
@@ -24,8 +24,10 @@ class Mode(StrEnum):
 
 
 class WorkerSettings(ServiceSettings):
-    """Settings every worker has. Mode and rollout are read per integration
-    (`SWITCHBOARD_<INTEGRATION>_MODE`, `..._ROLLOUT_PERCENT`) so one environment can hold all."""
+    """Settings every worker has. Each can be set for one integration
+    (`SWITCHBOARD_<INTEGRATION>_<FIELD>`, e.g. `SWITCHBOARD_CIRCLE_MODE`,
+    `SWITCHBOARD_CIRCLE_RATE_LIMIT_WINDOW_SECONDS`) or for every worker at once
+    (`SWITCHBOARD_<FIELD>`); the integration's own name wins, so one environment can hold all."""
 
     integration: ClassVar[str] = ""
 
@@ -33,21 +35,41 @@ class WorkerSettings(ServiceSettings):
     rollout_percent: float = Field(default=100.0, ge=0, le=100)
     mapping_file: Path = DEFAULT_MAPPING_FILE
     concurrency: int = Field(default=4, ge=1, le=64)  # consumers per process, one per partition set
-    retries: int = Field(default=4, ge=3)
+    retries: int = Field(default=4, ge=3)  # error retries per event: attempts = retries + 1
     backoff_base_seconds: float = Field(default=0.2, gt=0)
     backoff_max_seconds: float = Field(default=10.0, gt=0)
     max_retry_after_seconds: float = Field(default=60.0, gt=0)
+    #: how long a 429 without Retry-After makes us wait: the provider's rate-limit window
     rate_limit_window_seconds: float = Field(default=60.0, gt=0)
+    #: total wait on 429s per event before it fails; keep it well under the consumer's
+    #: max poll interval (`consumer_max_poll_interval_seconds`)
+    rate_limit_budget_seconds: float = Field(default=240.0, ge=0)
     dedupe_retention_days: float = Field(default=14.0, gt=0)
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: on SIGTERM, how long in-flight attempts may take to finish before the consumer stops
+    shutdown_grace_seconds: float = Field(default=15.0, ge=0)
+    consumer_max_poll_interval_seconds: float = Field(default=600.0, gt=0)
+    consumer_session_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _rate_limit_wait_fits_the_poll_interval(self) -> Self:
+        # A handler that does not return within the max poll interval is thrown out of the group.
+        if self.rate_limit_budget_seconds >= self.consumer_max_poll_interval_seconds:
+            raise ValueError(
+                "rate_limit_budget_seconds must stay below consumer_max_poll_interval_seconds"
+            )
+        return self
 
     @classmethod
     def load(cls, **overrides: Any) -> Self:
         prefix = f"{ENV_PREFIX}{cls.integration.upper()}_"
-        for field in ("mode", "rollout_percent", "concurrency", "retries"):
-            env_name = prefix + field.upper()
-            if env_name in os.environ and field not in overrides:
-                overrides[field] = os.environ[env_name]
+        if cls.integration:
+            for field in WorkerSettings.model_fields:
+                if field in ServiceSettings.model_fields or field in overrides:
+                    continue
+                env_name = prefix + field.upper()
+                if env_name in os.environ:
+                    overrides[field] = os.environ[env_name]
         return super().load(**overrides)
 
     @property
@@ -58,6 +80,7 @@ class WorkerSettings(ServiceSettings):
             max_backoff_seconds=self.backoff_max_seconds,
             max_retry_after_seconds=self.max_retry_after_seconds,
             rate_limit_window_seconds=self.rate_limit_window_seconds,
+            rate_limit_budget_seconds=self.rate_limit_budget_seconds,
         )
 
 

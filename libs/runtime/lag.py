@@ -15,22 +15,30 @@ from .logging import get_logger
 log = get_logger()
 
 
+async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> list[int]:
+    """The topic's partitions, from the cluster metadata. (A group-less consumer's
+    `partitions_for_topic` knows only topics it was assigned, and `topics()` does not fill it.)"""
+    for described in await admin.describe_topics([topic]):
+        if described.get("topic") == topic and not described.get("error_code"):
+            return sorted(int(p["partition"]) for p in described.get("partitions", []))
+    return []
+
+
 async def committed_lag(
     admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group: str, topic: str
 ) -> dict[int, int]:
-    partitions = consumer.partitions_for_topic(topic) or set()
-    if not partitions:
-        await consumer.topics()  # refresh metadata once
-        partitions = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    """partition -> messages not yet committed by `group` (log end offset - committed offset;
+    a partition the group never committed counts from its first available offset)."""
+    tps = [TopicPartition(topic, p) for p in await topic_partitions(admin, topic)]
     if not tps:
         return {}
     ends = await consumer.end_offsets(tps)
+    starts = await consumer.beginning_offsets(tps)
     committed = await admin.list_consumer_group_offsets(group, partitions=tps)
     lag = {}
     for tp in tps:
         meta = committed.get(tp)
-        done = meta.offset if meta is not None and meta.offset >= 0 else 0
+        done = meta.offset if meta is not None and meta.offset >= 0 else starts.get(tp, 0)
         lag[tp.partition] = max(ends.get(tp, 0) - done, 0)
     return lag
 
@@ -57,7 +65,7 @@ async def monitor_lag(
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.debug("lag_probe_failed", error=type(exc).__name__)
+                log.warning("lag_probe_failed", error=type(exc).__name__, detail=str(exc)[:200])
             await asyncio.sleep(interval)
     finally:
         if started:

@@ -1,15 +1,28 @@
 """The shared worker loop: every sync worker runs its integration through this.
 
 Per message: decode → skip if off/outside rollout, already processed or stale → sync with
-retries → record (dedupe + version) → publish the outcome → commit the offset. The offset is
-committed only after the effect and the records are written; a crash anywhere before that
-redelivers the message, and the dedupe and version records make the redelivery harmless. An
-internal failure (our database or Kafka) hands the message back instead of committing it.
+retries (or, in shadow mode, plan with retries and call nothing) → publish the outcome → write
+the dedupe records → commit the offset.
+
+Order matters, and every step is safe to repeat:
+
+- the outcome is published *before* the dedupe record, so a crash in between re-runs the
+  event (the integration finds nothing left to do) and publishes the outcome again, instead of
+  reporting a mere "duplicate" and leaving ingest waiting for a "synced" that never comes;
+- the applied version is recorded before the event id, so a crash in between makes the
+  redelivery "stale", never a second application of an older state;
+- the offset is committed only after the effect and both records are written. A crash
+  anywhere before that redelivers the message, and the records make the redelivery harmless.
+
+An internal failure (our database or Kafka) hands the message back instead of committing it.
+On shutdown (`stop`/`drain`) no new message is started, an attempt already talking to the
+provider finishes, and a message waiting between retries is handed back uncommitted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from datetime import UTC, datetime
@@ -33,12 +46,16 @@ from .errors import ProviderAuthError, ProviderError
 from .integration import Integration, Mode, WorkerSettings, in_rollout
 from .logging import email_hash, get_logger
 from .offsets import commit, hand_back
-from .retry import retry_delay
+from .retry import is_rate_limit, retry_delay, should_retry
 from .worker_metrics import WorkerMetrics
 
 log = get_logger()
 
 HAND_BACK_DELAY_SECONDS = 1.0
+
+
+class HandBack(Exception):
+    """The worker is stopping: leave this message uncommitted for the partition's next owner."""
 
 
 class WorkerLoop:
@@ -49,6 +66,9 @@ class WorkerLoop:
         broker: KafkaBroker,
         dedupe: DedupeStore,
         metrics: WorkerMetrics,
+        *,
+        results_topic: str = SYNC_RESULTS,
+        failures_topic: str | None = None,
     ) -> None:
         self.integration = integration
         self.name = integration.name
@@ -56,7 +76,13 @@ class WorkerLoop:
         self.broker = broker
         self.dedupe = dedupe
         self.metrics = metrics
+        self.results_topic = results_topic
+        self.failures_topic = failures_topic or failure_topic(self.name)
         self.rand = random.Random()
+        self._stopping = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._in_flight = 0
 
     # --- Kafka entrypoints --------------------------------------------------------------------
 
@@ -67,6 +93,8 @@ class WorkerLoop:
         await self._consume(body, msg, replay=True)
 
     async def _consume(self, body: bytes, msg: KafkaMessage, *, replay: bool) -> None:
+        if self._stopping.is_set():
+            return  # shutting down: not started, not committed; the next owner reads it
         try:
             event = CustomerEvent.model_validate_json(body)
         except ValidationError as exc:
@@ -75,27 +103,68 @@ class WorkerLoop:
             self.metrics.results.labels(self.name, "unreadable").inc()
             await commit(msg)
             return
+        self._in_flight += 1
+        self._idle.clear()
         try:
-            await self.process(event, replay=replay)
-        except Exception:
-            # Our own store or Kafka failed: do not commit. Seek back so this consumer reads the
-            # message again after a pause; the dedupe record makes the second run harmless.
-            log.exception("handed_back", integration=self.name, event_id=event.event_id)
-            self.metrics.handed_back.labels(self.name).inc()
-            await hand_back(msg, HAND_BACK_DELAY_SECONDS)
-            return
-        await commit(msg)
+            try:
+                await self.process(event, replay=replay)
+            except HandBack:
+                log.info("handed_back", integration=self.name, event_id=event.event_id)
+                self.metrics.handed_back.labels(self.name, "shutdown").inc()
+                return
+            except Exception:
+                # Our own store or Kafka failed: do not commit. Seek back so this consumer reads
+                # the message again after a pause; the dedupe record makes the second run
+                # harmless. While stopping, just leave it: the next owner reads it.
+                log.exception("handed_back", integration=self.name, event_id=event.event_id)
+                self.metrics.handed_back.labels(self.name, "internal_error").inc()
+                if await self._wait(HAND_BACK_DELAY_SECONDS):
+                    await hand_back(msg, 0)
+                return
+            await commit(msg)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    # --- shutdown -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Start no new message; wake messages waiting between retries so they hand back."""
+        self._stopping.set()
+
+    async def drain(self, grace: float) -> bool:
+        """`stop`, then wait up to `grace` s for in-flight messages; False if some remain."""
+        self.stop()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
+        return self._idle.is_set()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def _wait(self, seconds: float) -> bool:
+        """Sleep `seconds`; False (early) if the worker is asked to stop meanwhile."""
+        if self._stopping.is_set():
+            return False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        return not self._stopping.is_set()
 
     # --- the decision and its execution -------------------------------------------------------
 
     async def process(self, event: CustomerEvent, *, replay: bool = False) -> SyncResult:
         started = time.perf_counter()
         try:
-            result = await self._process(event, replay=replay)
+            result = await self._decide(event, replay=replay)
+            await self._publish(self.results_topic, event.customer_id, result.to_bytes())
+            await self._record(event, result)
         finally:
             self.metrics.processing.labels(self.name).observe(time.perf_counter() - started)
-        self.metrics.results.labels(self.name, result.outcome).inc()
-        await self._publish(SYNC_RESULTS, event.customer_id, result.to_bytes())
+        self.metrics.results.labels(self.name, result.outcome.value).inc()
         log.info(
             "sync_outcome",
             integration=self.name,
@@ -103,14 +172,14 @@ class WorkerLoop:
             customer_id=event.customer_id,
             email_hash=email_hash(event.email),
             version=event.version,
-            outcome=result.outcome,
+            outcome=result.outcome.value,
             action=",".join(result.actions),
             attempts=result.attempts,
             replay_id=event.replay_id,
         )
         return result
 
-    async def _process(self, event: CustomerEvent, *, replay: bool) -> SyncResult:
+    async def _decide(self, event: CustomerEvent, *, replay: bool) -> SyncResult:
         mode = self.settings.mode
         if mode is Mode.OFF or not in_rollout(event.customer_id, self.settings.rollout_percent):
             return self._result(event, SyncOutcome.OFF)
@@ -119,63 +188,80 @@ class WorkerLoop:
             return self._result(event, SyncOutcome.DUPLICATE)
         if event.version <= await self.dedupe.applied_version(event.customer_id):
             self.metrics.stale.labels(self.name).inc()
-            await self.dedupe.mark_processed(event.event_id, event.customer_id, "stale")
             return self._result(event, SyncOutcome.STALE)
-        if mode is Mode.SHADOW:
-            actions = await self.integration.sync(event, dry_run=True)
-            for action in actions:
-                self.metrics.actions.labels(self.name, _kind(action), "shadow").inc()
-            return self._result(event, SyncOutcome.SHADOW, actions=actions)
-        return await self._sync_with_retries(event)
+        return await self._sync_with_retries(event, dry_run=mode is Mode.SHADOW)
 
-    async def _sync_with_retries(self, event: CustomerEvent) -> SyncResult:
+    async def _record(self, event: CustomerEvent, result: SyncResult) -> None:
+        """The dedupe records, written after the outcome is out and before the commit."""
+        if result.outcome is SyncOutcome.SYNCED:
+            await self.dedupe.record_version(event.customer_id, event.version)
+        if result.outcome in (SyncOutcome.SYNCED, SyncOutcome.STALE, SyncOutcome.FAILED):
+            await self.dedupe.mark_processed(
+                event.event_id, event.customer_id, result.outcome.value
+            )
+
+    async def _sync_with_retries(self, event: CustomerEvent, *, dry_run: bool) -> SyncResult:
         policy = self.settings.retry_policy
         first_attempt_at = datetime.now(UTC)
         attempt = 0
+        retries = {"error": 0, "rate_limit": 0}
+        limit_wait = 0.0
         while True:
             attempt += 1
             try:
-                actions = await self.integration.sync(event, dry_run=False)
+                actions = await self.integration.sync(event, dry_run=dry_run)
             except ProviderError as error:
-                self._count_error(error)
-                if error.retryable and attempt <= policy.retries:
-                    self.metrics.retries.labels(self.name).inc()
-                    delay = retry_delay(policy, attempt, error, self.rand)
+                self._count_failed_attempt(error)
+                reason = "rate_limit" if is_rate_limit(error) else "error"
+                number = retries[reason] + 1
+                delay = retry_delay(policy, number, error, self.rand) if error.retryable else 0.0
+                wait_after = limit_wait + (delay if reason == "rate_limit" else 0.0)
+                if should_retry(policy, error, number, wait_after):
+                    retries[reason], limit_wait = number, wait_after
+                    self.metrics.retries.labels(self.name, reason).inc()
                     log.info(
                         "sync_retry",
                         integration=self.name,
                         event_id=event.event_id,
                         attempt=attempt,
                         status=error.status,
+                        reason=reason,
                         delay=round(delay, 3),
                     )
-                    await asyncio.sleep(delay)
+                    if not await self._wait(delay):
+                        raise HandBack(event.event_id) from None
                     continue
+                if dry_run:  # shadow: report what went wrong, open no incident
+                    return self._result(
+                        event, SyncOutcome.SHADOW, attempts=attempt, error=_info(error)
+                    )
                 return await self._fail(event, error, attempt, first_attempt_at)
-            self.metrics.attempts.labels(self.name, "ok").inc()
+            if dry_run:
+                self.metrics.attempts.labels(self.name, "plan", "ok").inc()
+                for action in actions:
+                    self.metrics.actions.labels(self.name, _kind(action), "shadow").inc()
+                return self._result(event, SyncOutcome.SHADOW, actions=actions, attempts=attempt)
+            for action in actions or ["none"]:
+                self.metrics.attempts.labels(self.name, _kind(action), "ok").inc()
             for action in actions:
                 self.metrics.actions.labels(self.name, _kind(action), "done").inc()
-            await self.dedupe.mark_processed(event.event_id, event.customer_id, "synced")
-            await self.dedupe.record_version(event.customer_id, event.version)
             return self._result(event, SyncOutcome.SYNCED, actions=actions, attempts=attempt)
 
-    def _count_error(self, error: ProviderError) -> None:
+    def _count_failed_attempt(self, error: ProviderError) -> None:
+        action = _kind(error.action) if error.action else "read"
         if isinstance(error, ProviderAuthError):
             self.metrics.auth_errors.labels(self.name, str(error.status)).inc()
-            self.metrics.attempts.labels(self.name, "auth").inc()
+            outcome = "auth"
+        elif is_rate_limit(error):
+            outcome = "rate_limited"
         else:
-            kind = "retryable" if error.retryable else "permanent"
-            self.metrics.attempts.labels(self.name, kind).inc()
+            outcome = "retryable" if error.retryable else "permanent"
+        self.metrics.attempts.labels(self.name, action, outcome).inc()
 
     async def _fail(
         self, event: CustomerEvent, error: ProviderError, attempts: int, first_attempt_at: datetime
     ) -> SyncResult:
-        info = ErrorInfo(
-            status=error.status,
-            code=error.code,
-            message=error.message[:500],
-            retryable=error.retryable,
-        )
+        info = _info(error)
         failure = SyncFailure(
             event_id=event.event_id,
             customer_id=event.customer_id,
@@ -187,8 +273,7 @@ class WorkerLoop:
             failed_at=datetime.now(UTC),
             event=event,
         )
-        await self._publish(failure_topic(self.name), event.customer_id, failure.to_bytes())
-        await self.dedupe.mark_processed(event.event_id, event.customer_id, "failed")
+        await self._publish(self.failures_topic, event.customer_id, failure.to_bytes())
         self.metrics.failures.labels(self.name).inc()
         self.metrics.actions.labels(self.name, _kind(failure.action), "failed").inc()
         log.warning(
@@ -231,6 +316,12 @@ class WorkerLoop:
         await self.broker.publish(
             payload, topic, key=key(customer_id), headers={"content-type": "application/json"}
         )
+
+
+def _info(error: ProviderError) -> ErrorInfo:
+    return ErrorInfo(
+        status=error.status, code=error.code, message=error.message[:500], retryable=error.retryable
+    )
 
 
 def _kind(action: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from faststream import AckPolicy
-from faststream.kafka import KafkaMessage
+from faststream.kafka import KafkaBroker, KafkaMessage
 from prometheus_client import CollectorRegistry
 
 from libs.contracts import CUSTOMER_EVENTS, replay_topic
@@ -37,6 +37,55 @@ def group_id(settings: WorkerSettings, integration: str) -> str:
     return f"{settings.kafka_group_prefix}-{integration}"
 
 
+def consumer_options(settings: WorkerSettings) -> dict[str, Any]:
+    """How every worker consumes: commits are ours (after the effect), one consumer per
+    partition set (parallel across partitions, in order within one), and a poll interval
+    longer than the longest wait on rate limits, so a patient worker is not thrown out."""
+    session_ms = int(settings.consumer_session_timeout_seconds * 1000)
+    return {
+        "ack_policy": AckPolicy.MANUAL,
+        "auto_offset_reset": "earliest",
+        "max_workers": settings.concurrency,
+        "max_poll_interval_ms": int(settings.consumer_max_poll_interval_seconds * 1000),
+        "session_timeout_ms": session_ms,
+        "heartbeat_interval_ms": max(session_ms // 3, 100),
+    }
+
+
+def subscribe_worker(
+    broker: KafkaBroker,
+    holder: dict[str, WorkerLoop],
+    settings: WorkerSettings,
+    *,
+    group: str,
+    events_topic: str,
+    replays_topic: str,
+) -> None:
+    """The worker's two subscriptions: the customer events and its own replay topic, each with
+    its own consumer group. `holder["loop"]` is set once the lifespan has built the loop."""
+    options = consumer_options(settings)
+
+    @broker.subscriber(events_topic, group_id=group, **options)
+    async def on_customer_event(msg: KafkaMessage) -> None:
+        await holder["loop"].on_customer_event(msg.body, msg)
+
+    @broker.subscriber(replays_topic, group_id=f"{group}-replay", **options)
+    async def on_replay(msg: KafkaMessage) -> None:
+        await holder["loop"].on_replay(msg.body, msg)
+
+
+async def stop_worker(loop: WorkerLoop | None, broker: KafkaBroker, grace: float) -> None:
+    """SIGTERM: start nothing new, let attempts in flight finish (up to `grace` s), hand back
+    what waits between retries, then leave the consumer group. Done in this order because
+    FastStream stops the consumers before it waits for handlers: a handler finishing after its
+    consumer left the group has its commit refused while other replicas hold the group, so its
+    message would run a second time."""
+    if loop is not None:
+        drained = await loop.drain(grace)
+        log.info("worker_drained", integration=loop.name, complete=drained, left=loop.in_flight)
+    await broker.stop()
+
+
 def create_worker_app(
     name: str, settings: WorkerSettings, make_integration: IntegrationFactory
 ) -> FastAPI:
@@ -48,20 +97,14 @@ def create_worker_app(
     broker = make_broker(settings)
     group = group_id(settings, name)
     holder: dict[str, WorkerLoop] = {}
-
-    subscriber_options: dict[str, Any] = {
-        "ack_policy": AckPolicy.MANUAL,
-        "auto_offset_reset": "earliest",
-        "max_workers": settings.concurrency,
-    }
-
-    @broker.subscriber(CUSTOMER_EVENTS, group_id=group, **subscriber_options)
-    async def on_customer_event(msg: KafkaMessage) -> None:
-        await holder["loop"].on_customer_event(msg.body, msg)
-
-    @broker.subscriber(replay_topic(name), group_id=f"{group}-replay", **subscriber_options)
-    async def on_replay(msg: KafkaMessage) -> None:
-        await holder["loop"].on_replay(msg.body, msg)
+    subscribe_worker(
+        broker,
+        holder,
+        settings,
+        group=group,
+        events_topic=CUSTOMER_EVENTS,
+        replays_topic=replay_topic(name),
+    )
 
     async def prune_forever() -> None:
         retention = timedelta(days=settings.dedupe_retention_days)
@@ -86,9 +129,7 @@ def create_worker_app(
         )
         async with background(start_broker_when_reachable(broker), prune_forever(), lag):
             yield
-            # Stop consuming first; FastStream waits for in-flight handlers (graceful_timeout),
-            # so a SIGTERM finishes the current message or leaves it uncommitted.
-            await broker.stop()
+            await stop_worker(holder.get("loop"), broker, settings.shutdown_grace_seconds)
         await integration.aclose()
         await mongo.close()
 

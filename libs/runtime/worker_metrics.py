@@ -15,8 +15,11 @@ class WorkerMetrics:
         )
         self.attempts = Counter(
             "switchboard_sync_attempts_total",
-            "Sync attempts, by integration and outcome (ok, retryable, permanent, auth).",
-            ["integration", "outcome"],
+            "Attempts at the provider, by integration, action and outcome (ok, retryable, "
+            "rate_limited, permanent, auth). `action` is the planned action the attempt executed "
+            "or failed at: `read` if it failed reading the provider's state, `none` if there was "
+            "nothing to do, `plan` for a shadow run.",
+            ["integration", "action", "outcome"],
             registry=registry,
         )
         self.actions = Counter(
@@ -27,8 +30,9 @@ class WorkerMetrics:
         )
         self.retries = Counter(
             "switchboard_sync_retries_total",
-            "Retries of a sync after a retryable error.",
-            ["integration"],
+            "Retries of a sync, by reason: error (timeout, connection, 408/425/5xx) or rate_limit "
+            "(429).",
+            ["integration", "reason"],
             registry=registry,
         )
         self.failures = Counter(
@@ -57,8 +61,9 @@ class WorkerMetrics:
         )
         self.handed_back = Counter(
             "switchboard_sync_handed_back_total",
-            "Messages handed back to Kafka (not committed) after an internal error.",
-            ["integration"],
+            "Messages handed back to Kafka uncommitted, by reason: internal_error (our store or "
+            "Kafka failed) or shutdown (the worker stopped while the message waited to retry).",
+            ["integration", "reason"],
             registry=registry,
         )
         self.processing = Histogram(
@@ -77,7 +82,8 @@ class WorkerMetrics:
         )
         self.lag = Gauge(
             "switchboard_consumer_lag_messages",
-            "Messages not yet committed, by consumer group, topic and partition.",
+            "Messages not yet committed (log end offset minus committed offset), by consumer "
+            "group, topic and partition.",
             ["group", "topic", "partition"],
             registry=registry,
         )

@@ -16,6 +16,10 @@ def valid_email(email: str) -> bool:
     return bool(_EMAIL.match(email))
 
 
+class Taken(Exception):
+    """Another subscriber already has this email address."""
+
+
 @dataclass
 class Subscriber:
     id: int
@@ -83,6 +87,28 @@ class KitStore:
         )
         self.subscribers[subscriber.id] = subscriber
         return subscriber, True
+
+    def update(
+        self,
+        subscriber_id: int | None,
+        *,
+        email: str | None = None,
+        first_name: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> Subscriber:
+        """`PUT /v4/subscribers/{id}`: raises `Missing` for an unknown id and `Taken` when another
+        subscriber has the address. Setting a subscriber's own address again is no conflict."""
+        subscriber = self.get(subscriber_id)
+        if email is not None:
+            holder = self.find(email)
+            if holder is not None and holder.id != subscriber.id:
+                raise Taken(email)
+            subscriber.email_address = email.strip()
+        if first_name is not None:
+            subscriber.first_name = first_name
+        if fields:
+            subscriber.fields.update(fields)
+        return subscriber
 
     def unsubscribe(self, subscriber_id: int | None) -> None:
         # The record and its tags stay; only the state changes.

@@ -11,6 +11,7 @@ from libs.runtime.provider_http import ProviderHttp
 from libs.runtime.worker_metrics import WorkerMetrics
 
 API = "/api/admin/v2"
+PER_PAGE = 100  # Circle's maximum
 
 
 def missing_record(response: httpx.Response) -> str:
@@ -29,8 +30,14 @@ class CircleClient:
         self._group_ids: dict[str, int] = {}
 
     @staticmethod
-    def make_http(base_url: str, token: str, timeout: float) -> httpx.AsyncClient:
+    def make_http(
+        base_url: str,
+        token: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> httpx.AsyncClient:
         return httpx.AsyncClient(
+            transport=transport,
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=timeout,
@@ -47,6 +54,23 @@ class CircleClient:
         if name:
             body["name"] = name
         await self.http.request("POST", f"{API}/community_members", ok=(200, 201), json=body)
+
+    async def member_group_names(self, member_id: int) -> set[str]:
+        """The names of every access group the member is in (one page holds up to 100)."""
+        names: set[str] = set()
+        page = 1
+        while True:
+            response = await self.http.request(
+                "GET",
+                API + "/community_members/{id}/access_groups",
+                path={"id": member_id},
+                params={"page": page, "per_page": PER_PAGE},
+            )
+            body = response.json()
+            names.update(str(r.get("name", "")) for r in body.get("records", []))
+            if not body.get("has_next_page"):
+                return names
+            page += 1
 
     async def group_id(self, name: str) -> int:
         if name not in self._group_ids:
@@ -82,7 +106,9 @@ class CircleClient:
             json={"email": email},
         )
 
-    async def remove_from_group(self, group: str, email: str) -> None:
+    async def remove_from_group(self, group: str, email: str, *, gone_ok: bool = False) -> None:
+        """Revoke `group`. Not being in it is done; so is no member at all with `gone_ok`
+        (an earlier address whose member was removed meanwhile holds nothing)."""
         response = await self.http.request(
             "DELETE",
             API + "/access_groups/{id}/community_members",
@@ -92,7 +118,8 @@ class CircleClient:
         )
         if response.status_code == 404:
             missing = missing_record(response)
-            if missing != "access group community member":  # anything else is a real error
+            done = {"access group community member"} | ({"user"} if gone_ok else set())
+            if missing not in done:  # anything else is a real error
                 raise PermanentProviderError(
                     "circle",
                     f"missing record: {missing or 'unknown'}",

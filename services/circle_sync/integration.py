@@ -1,8 +1,11 @@
-"""Circle sync: search by email, create only when missing, grant and revoke access groups."""
+"""Circle sync: search by email, create only when missing, grant and revoke access groups, and
+revoke what members at the customer's earlier addresses still hold."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import httpx
 
 from libs.contracts import CustomerEvent
 from libs.runtime.errors import ProviderError
@@ -16,7 +19,9 @@ from .plan import (
     CreateMember,
     Current,
     Desired,
+    PreviousMember,
     RemoveFromAccessGroup,
+    RemoveFromPreviousMember,
     plan,
 )
 from .settings import CircleSettings
@@ -29,32 +34,61 @@ def desired_state(event: CustomerEvent, mapping: CircleMapping) -> Desired:
         g for rules in mapping.for_products(event.products) for g in rules.get(event.lifecycle, [])
     }
     managed = {g for groups_ in mapping.everything() for g in groups_}
-    return Desired(event.email, event.name, frozenset(groups), frozenset(managed))
+    return Desired(
+        event.email, event.name, frozenset(groups), frozenset(managed), event.previous_emails
+    )
 
 
 class CircleIntegration:
     name: ClassVar[str] = "circle"
 
-    def __init__(self, settings: CircleSettings, metrics: WorkerMetrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: CircleSettings,
+        metrics: WorkerMetrics | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        # `transport` lets tests run the client against the sandbox app in-process.
         self.settings = settings
         self.mapping: CircleMapping = load_section(settings.mapping_file, "circle", CircleMapping)
         self._http = CircleClient.make_http(
             settings.circle_base_url,
             settings.circle_token.get_secret_value(),
             settings.http_timeout_seconds,
+            transport,
         )
         self.client = CircleClient(self._http, metrics)
 
     async def current_state(self, desired: Desired) -> Current:
         member = await self.client.find_member(desired.email)
-        if member is None:
-            return Current(member_exists=False, access_groups=frozenset())
-        held = {
-            g
-            for g in sorted(desired.managed_groups)
-            if await self.client.in_group(g, desired.email)
-        }
-        return Current(member_exists=True, access_groups=frozenset(held))
+        held: set[str] = set()
+        if member is not None:
+            held = {
+                g
+                for g in sorted(desired.managed_groups)
+                if await self.client.in_group(g, desired.email)
+            }
+        previous = await self.previous_members(desired, member)
+        return Current(member is not None, frozenset(held), previous)
+
+    async def previous_members(
+        self, desired: Desired, member: dict[str, Any] | None
+    ) -> tuple[PreviousMember, ...]:
+        """Members at the customer's earlier addresses, with the managed groups they hold."""
+        seen = {member.get("id")} if member is not None else set()
+        found: list[PreviousMember] = []
+        for email in desired.previous_emails:
+            if email.lower() == desired.email.lower():
+                continue
+            old = await self.client.find_member(email)
+            if old is None or old.get("id") in seen:
+                continue
+            seen.add(old.get("id"))
+            names = {n.lower() for n in await self.client.member_group_names(int(old["id"]))}
+            groups = frozenset(g for g in desired.managed_groups if g.lower() in names)
+            found.append(PreviousMember(email, groups))
+        return tuple(found)
 
     async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
         desired = desired_state(event, self.mapping)
@@ -76,6 +110,8 @@ class CircleIntegration:
                 await self.client.add_to_group(group, email)
             case RemoveFromAccessGroup(group=group):
                 await self.client.remove_from_group(group, email)
+            case RemoveFromPreviousMember(email=previous, group=group):
+                await self.client.remove_from_group(group, previous, gone_ok=True)
 
     async def aclose(self) -> None:
         await self._http.aclose()

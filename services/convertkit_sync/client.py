@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from libs.runtime.errors import PermanentProviderError
-from libs.runtime.provider_http import ProviderHttp
+from libs.runtime.provider_http import ProviderHttp, error_message
 from libs.runtime.worker_metrics import WorkerMetrics
 
 PAGE_SIZE = 1000  # Kit's maximum: one request covers almost every account's tags
@@ -63,6 +63,24 @@ class KitClient:
         # Upsert on email: 201 new, 200 existing, 202 new with fields applied later.
         response = await self.http.request("POST", "/v4/subscribers", ok=(200, 201, 202), json=body)
         return Upserted(int(response.json()["subscriber"]["id"]), response.status_code != 200)
+
+    async def change_email(self, subscriber_id: int, email: str) -> bool:
+        """Move the subscriber to `email`; False if another subscriber already has it."""
+        response = await self.http.request(
+            "PUT",
+            "/v4/subscribers/{id}",
+            path={"id": subscriber_id},
+            ok=(200, 422),
+            json={"email_address": email},
+        )
+        if response.status_code == 200:
+            return True
+        message = error_message(response)
+        if "taken" not in message.lower():  # any other 422 (e.g. an invalid address) is real
+            raise PermanentProviderError(
+                "kit", message, status=422, endpoint="PUT /v4/subscribers/{id}"
+            )
+        return False
 
     async def subscriber_tags(self, subscriber_id: int) -> list[str]:
         names = []
@@ -124,6 +142,18 @@ class KitClient:
             path={"tag_id": tag_id},
             ok=(200, 204, 404),
             params={"email_address": email},
+        )
+
+    async def remove_tag_by_id(self, name: str, subscriber_id: int) -> None:
+        tag_id = await self.tag_id(name, create=False)
+        if tag_id is None:
+            return
+        # 404: no such tagging, or no such subscriber any more; either way the tag is off.
+        await self.http.request(
+            "DELETE",
+            "/v4/tags/{tag_id}/subscribers/{id}",
+            path={"tag_id": tag_id, "id": subscriber_id},
+            ok=(200, 204, 404),
         )
 
     # -- helpers -------------------------------------------------------------------------------

@@ -53,6 +53,20 @@ class HubSpotClient:
         properties = response.json().get("properties") or {}
         return {name: str(properties.get(name) or "") for name in wanted}
 
+    async def change_email(self, previous: str, email: str) -> bool:
+        """Give the contact at `previous` the address `email`. False when that cannot be done as
+        asked: no contact has `previous` any more (404), or another one already has `email`
+        (409 CONFLICT); the caller then reads again."""
+        response = await self.http.request(
+            "PATCH",
+            CONTACTS + "/{email}",
+            path={"email": quote(previous, safe="@")},
+            ok=(200, 404, 409),
+            params={"idProperty": "email"},
+            json={"properties": {"email": email}},
+        )
+        return response.status_code == 200
+
     async def upsert_contact(self, email: str, properties: Mapping[str, str]) -> None:
         body = {"inputs": [{"idProperty": "email", "id": email, "properties": dict(properties)}]}
         response = await self.http.request("POST", UPSERT, ok=(200, 201, 207), json=body)

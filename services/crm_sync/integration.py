@@ -1,4 +1,5 @@
-"""CRM sync: read the HubSpot contact by email, then upsert by email only what differs."""
+"""CRM sync: read the HubSpot contact by email (or, failing that, by the customer's earlier
+addresses, and move it to the new one), then upsert by email only what differs."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ import httpx
 from pydantic import AfterValidator
 
 from libs.contracts import CustomerEvent
-from libs.runtime.errors import ProviderError
+from libs.runtime.errors import PermanentProviderError, ProviderError
 from libs.runtime.mapping import IntegrationMapping, load_section
 from libs.runtime.worker_metrics import WorkerMetrics
 
-from .client import HubSpotClient
+from .client import CONTACTS, HubSpotClient
 from .plan import (
     LIFECYCLE_STAGE,
     Action,
+    ChangeContactEmail,
     ClearLifecycleStage,
     Current,
     Desired,
@@ -56,7 +58,7 @@ def desired_state(
     properties[SWITCHBOARD_LIFECYCLE] = event.lifecycle.value
     properties[SWITCHBOARD_CUSTOMER_ID] = event.customer_id
     managed = {p[LIFECYCLE_STAGE] for p in mapping.everything() if LIFECYCLE_STAGE in p}
-    return Desired(event.email, properties, frozenset(managed), stage_order)
+    return Desired(event.email, properties, frozenset(managed), stage_order, event.previous_emails)
 
 
 def merge(found: list[dict[str, str]], stage_order: tuple[str, ...]) -> dict[str, str]:
@@ -95,27 +97,57 @@ class CrmIntegration:
 
     async def current_state(self, desired: Desired) -> Current:
         found = await self.client.get_contact(desired.email, desired.properties)
-        return Current(exists=False) if found is None else Current(exists=True, properties=found)
+        if found is not None:
+            return Current(exists=True, properties=found)
+        for previous in desired.previous_emails:
+            if previous.lower() == desired.email.lower():
+                continue
+            found = await self.client.get_contact(previous, desired.properties)
+            if found is not None:
+                return Current(exists=True, properties=found, found_under=previous)
+        return Current(exists=False)
 
     async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
         desired = desired_state(event, self.mapping, self.settings.hubspot_lifecycle_stages)
         actions = plan(desired, await self.current_state(desired))
-        if not dry_run:
-            for action in actions:
-                try:
-                    await self.execute(action, desired.email)
-                except ProviderError as error:
-                    error.action = str(action)
-                    raise
-        return [str(a) for a in actions]
+        if dry_run:
+            return [str(a) for a in actions]
+        done: list[str] = []
+        reread = False
+        while actions:
+            action = actions.pop(0)
+            try:
+                if await self.execute(action, desired.email):
+                    done.append(str(action))
+                    continue
+                # The move could not be made as planned: the contact at the old address is
+                # gone, or the new address got its own contact since the read. Read again.
+                done.append(f"{action}:refused")
+                if reread:
+                    raise PermanentProviderError(
+                        "hubspot",
+                        "the contact could not be moved to the new address",
+                        endpoint=f"PATCH {CONTACTS}/{{email}}",
+                        code="email_change_refused",
+                    )
+                reread = True
+                actions = plan(desired, await self.current_state(desired))
+            except ProviderError as error:
+                error.action = str(action)
+                raise
+        return done
 
-    async def execute(self, action: Action, email: str) -> None:
+    async def execute(self, action: Action, email: str) -> bool:
+        """Carry out one action; False if an email change was refused (see `sync`)."""
         match action:
+            case ChangeContactEmail(previous_email=previous):
+                return await self.client.change_email(previous, email)
             case ClearLifecycleStage():
                 # HubSpot only takes an earlier stage once the property is empty.
                 await self.client.upsert_contact(email, {LIFECYCLE_STAGE: ""})
             case UpsertContact(properties=properties):
                 await self.client.upsert_contact(email, dict(properties))
+        return True
 
     async def aclose(self) -> None:
         await self._http.aclose()

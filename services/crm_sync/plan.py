@@ -4,6 +4,10 @@
 accepted after the property was cleared (set to ""). Switchboard moves it forwards freely, and
 backwards (clear first, then set) only from a stage the mapping itself writes. A stage someone
 else chose (e.g. `evangelist`, set by the sales team) is left alone rather than undone.
+
+An email change: a contact found only under one of the customer's earlier addresses gets its
+`email` changed in place first (`PATCH /crm/v3/objects/contacts/{old}?idProperty=email`), so the
+contact keeps its id, history and owner; the usual upsert by the new address then finds it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class Desired:
     properties: Mapping[str, str]  # what the contact should hold; other properties stay as they are
     managed_stages: frozenset[str]  # every lifecyclestage the mapping can write
     stage_order: tuple[str, ...] = DEFAULT_STAGE_ORDER
+    previous_emails: tuple[str, ...] = ()  # the customer's earlier addresses, most recent first
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class Current:
     exists: bool
     # of the desired properties, what the contact holds ("" when unset)
     properties: Mapping[str, str] = field(default_factory=dict)
+    #: the earlier address the contact was found under; None when found under the desired one
+    found_under: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,17 @@ class UpsertContact:
         return "upsert_contact:" + ",".join(name for name, _ in self.properties)
 
 
-Action = ClearLifecycleStage | UpsertContact
+@dataclass(frozen=True)
+class ChangeContactEmail:
+    """Move the contact found under an earlier address to the desired one."""
+
+    previous_email: str
+
+    def __str__(self) -> str:
+        return "change_email"  # the addresses stay out of the name
+
+
+Action = ChangeContactEmail | ClearLifecycleStage | UpsertContact
 
 
 class StageMove(Enum):
@@ -78,6 +95,8 @@ def plan(desired: Desired, current: Current) -> list[Action]:
     have = current.properties if current.exists else {}
     changes = {k: v for k, v in desired.properties.items() if have.get(k, "") != v}
     actions: list[Action] = []
+    if current.exists and current.found_under is not None:
+        actions.append(ChangeContactEmail(current.found_under))
     if LIFECYCLE_STAGE in changes:
         move = stage_move(have.get(LIFECYCLE_STAGE, ""), changes[LIFECYCLE_STAGE], desired)
         if move is StageMove.KEEP:

@@ -26,6 +26,9 @@ from .normalize import StripeChange
 
 #: how many recent ids to keep; FerretDB ignores `$push`+`$slice`, so the list is trimmed here.
 RECENT_LIMIT: Final = 50
+#: how many earlier addresses to remember (and publish): workers look each one up on every event
+#: of the customer, so this stays small
+PREVIOUS_EMAILS_LIMIT: Final = 3
 
 
 class IntegrationStatus(BaseModel):
@@ -41,6 +44,9 @@ class CanonicalCustomer(BaseModel):
 
     customer_id: str = Field(alias="_id")
     email: str
+    #: addresses the customer had before `email`, most recent first; downstream systems may still
+    #: hold the customer under one of them
+    previous_emails: tuple[str, ...] = ()
     name: str | None = None
     lifecycle: Lifecycle = Lifecycle.LEAD
     lifecycle_at: int = 0
@@ -73,6 +79,16 @@ def _merge(existing: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*existing, *new)))[-RECENT_LIMIT:]
 
 
+def _remember(previous: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
+    """`old` first, then the earlier ones; never `new` (a customer may return to an address),
+    nor the empty address of a record created before its email was known."""
+    kept: dict[str, str] = {}
+    for address in (old, *previous):
+        if address.strip() and address.lower() != new.lower():
+            kept.setdefault(address.lower(), address)
+    return tuple(kept.values())[:PREVIOUS_EMAILS_LIMIT]
+
+
 def apply_change(customer: CanonicalCustomer, change: StripeChange) -> Applied:
     moved = transition(customer.state, change.signal, change.occurred_at)
     updates: dict[str, object] = {
@@ -85,11 +101,17 @@ def apply_change(customer: CanonicalCustomer, change: StripeChange) -> Applied:
         updates["stripe_customer_id"] = change.stripe_customer_id
     if moved.after.lifecycle is not customer.lifecycle:
         updates["lifecycle"] = moved.after.lifecycle
+    # The time can move without the lifecycle (a refund of a lead): it is saved, so an older
+    # event delivered later is stale, but it is not a change downstream systems see.
+    if moved.after.lifecycle_at != customer.lifecycle_at:
         updates["lifecycle_at"] = moved.after.lifecycle_at
     # Newer facts only: a stale event may not rewrite the email, name or products either.
     if not moved.stale:
         if change.email and change.email.lower() != customer.email.lower():
             updates["email"] = change.email
+            updates["previous_emails"] = _remember(
+                customer.previous_emails, customer.email, change.email
+            )
         if change.name and change.name != customer.name:
             updates["name"] = change.name
         if change.products and set(change.products) != set(customer.products):
@@ -107,6 +129,7 @@ def customer_event(customer: CanonicalCustomer, source: Source) -> CustomerEvent
         customer_id=customer.customer_id,
         version=customer.version,
         email=customer.email,
+        previous_emails=customer.previous_emails,
         name=customer.name,
         lifecycle=customer.lifecycle,
         needs_support=customer.needs_support,

@@ -14,6 +14,8 @@ from libs.runtime.lifecycle import background, start_broker_when_reachable
 from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client, ping
 
+from .apply_stage import ApplyStage
+from .intake import EventIntake
 from .metrics import IngestMetrics
 from .relay import OutboxRelay
 from .results import subscribe_results
@@ -32,16 +34,23 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     metrics = IngestMetrics(registry)
     mongo = make_client(settings)
     store = IngestStore(database(mongo, settings))
+    # The request path's inserts get a connection of their own, so they never queue behind the
+    # apply stage's bulk writes (the local URI allows one connection per client).
+    intake_mongo = make_client(settings)
+    intake = EventIntake(IngestStore(database(intake_mongo, settings)).events)
     broker = make_broker(settings)
     stripe_http = StripeApi.make_client(
         settings.stripe_api_base_url, settings.stripe_api_key.get_secret_value()
     )
-    service = IngestService(store, broker, StripeApi(stripe_http), metrics)
+    service = IngestService(store, intake, broker, StripeApi(stripe_http), metrics)
+    stage = ApplyStage(service, store)
+    service.stage = stage
     subscribe_results(broker, service, settings)
     relay = OutboxRelay(
         service,
         store,
         metrics,
+        stage,
         after_seconds=settings.relay_after_seconds,
         interval_seconds=settings.relay_interval_seconds,
     )
@@ -49,12 +58,16 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.create_indexes()
-        async with background(start_broker_when_reachable(broker), relay.run_forever()):
+        async with background(
+            start_broker_when_reachable(broker), stage.run_forever(), relay.run_forever()
+        ):
             yield
             await service.drain()
+        await intake.close()
         await broker.stop()
         await stripe_http.aclose()
         await mongo.close()
+        await intake_mongo.close()
 
     app = make_http_app(
         title="Switchboard ingest",

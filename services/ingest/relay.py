@@ -1,9 +1,9 @@
 """The outbox relay: finishes what the request path left unfinished.
 
 Runs in every ingest replica; a lease on each event record keeps two relays off the same event.
-An event still `received` (crash or error before it was applied) is applied; one `applied` but
-not `published` (crash, or Kafka down) is published. A message may so be published twice, which
-the workers' version check makes harmless; it is never published zero times.
+An event still `received` (crash, error, or a full queue before it was applied) goes back to the
+apply stage; one `applied` but not `published` (Kafka was down) is published. A message may so
+be published twice, which the workers' version check makes harmless; never zero times.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from libs.runtime.logging import get_logger
 
+from .apply_stage import ApplyStage
 from .metrics import IngestMetrics
 from .service import IngestService
 from .store import APPLIED, RECEIVED, IngestStore
@@ -27,11 +28,12 @@ class OutboxRelay:
         service: IngestService,
         store: IngestStore,
         metrics: IngestMetrics,
+        stage: ApplyStage,
         *,
         after_seconds: float,
         interval_seconds: float,
     ) -> None:
-        self.service, self.store, self.metrics = service, store, metrics
+        self.service, self.store, self.metrics, self.stage = service, store, metrics, stage
         self.after = timedelta(seconds=after_seconds)
         self.lease = timedelta(seconds=max(10.0, after_seconds * 2))
         self.interval = interval_seconds
@@ -49,14 +51,13 @@ class OutboxRelay:
     async def run_once(self, limit: int = 500) -> int:
         """Finish up to `limit` events; return how many were finished."""
         finished = 0
-        for _ in range(limit):
-            doc = await self.store.claim_unfinished(RECEIVED, self.after, self.lease)
-            if doc is None:
-                break
-            outbox = await self.service.apply(doc["_id"], json.loads(doc["raw"]))
-            if outbox is not None and not await self.service.publish(
-                doc["_id"], outbox, path="relay"
-            ):
+        # While the stage has a queue, whatever is `received` is most likely in it; stragglers
+        # (a crash, a full queue) are looked for once it has caught up.
+        for _ in range(0 if self.stage.queued else limit):
+            doc = await self.store.claim_unfinished(
+                RECEIVED, self.after, self.lease, skip=self.stage.in_flight
+            )
+            if doc is None or not self.stage.submit(doc["_id"], json.loads(doc["raw"])):
                 break
             finished += 1
         for _ in range(limit):

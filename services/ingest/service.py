@@ -11,7 +11,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
 
@@ -26,6 +26,7 @@ from .canonical import (
     customer_event,
     stripe_source,
 )
+from .intake import EventIntake
 from .metrics import IngestMetrics
 from .normalize import NotAStripeEvent, StripeChange, normalize, parse_event, stripe_id_of
 from .store import ConcurrentUpdate, IngestStore, new_customer_id
@@ -34,6 +35,12 @@ from .stripe_api import StripeApi
 log = get_logger()
 
 _MAX_CAS_TRIES = 20
+
+
+class Stage(Protocol):
+    def submit(self, event_id: str, body: dict[str, Any]) -> bool: ...
+
+    async def drain(self, wait_seconds: float = 10.0) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -45,9 +52,17 @@ class Accepted:
 
 class IngestService:
     def __init__(
-        self, store: IngestStore, broker: KafkaBroker, stripe: StripeApi, metrics: IngestMetrics
+        self,
+        store: IngestStore,
+        intake: EventIntake,
+        broker: KafkaBroker,
+        stripe: StripeApi,
+        metrics: IngestMetrics,
     ) -> None:
         self.store = store
+        self.intake = intake
+        #: where stored events go to be applied (`apply_stage.ApplyStage`, set by `main`)
+        self.stage: Stage | None = None
         self.broker = broker
         self.stripe = stripe
         self.metrics = metrics
@@ -56,23 +71,18 @@ class IngestService:
     # --- accept -------------------------------------------------------------------------------
 
     async def accept(self, raw: bytes) -> Accepted:
-        """Store a verified webhook and apply it. Raises `NotAStripeEvent` for a bad body."""
+        """Store a verified webhook and queue it to be applied; the store write is what makes the
+        2xx durable. Raises `NotAStripeEvent` for a bad body."""
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise NotAStripeEvent("the body is not JSON") from None
         event_id, event_type, created, _ = parse_event(body)
-        fresh = await self.store.record_event(event_id, event_type, created, raw.decode())
-        if not fresh:
+        document = self.store.event_document(event_id, event_type, created, raw.decode())
+        if not await self.intake.record(document):
             return Accepted(event_id, event_type, duplicate=True)
-        try:
-            outbox = await self.apply(event_id, body)
-        except Exception:
-            # Stored, so the 2xx stands; the relay applies it later (e.g. Stripe API was down).
-            log.exception("apply_failed", event_id=event_id, outcome="deferred")
-            return Accepted(event_id, event_type, duplicate=False)
-        if outbox is not None:
-            self._spawn(self.publish(event_id, outbox, path="inline"))
+        if self.stage is not None:
+            self.stage.submit(event_id, body)  # a full queue is fine: the relay finds it later
         return Accepted(event_id, event_type, duplicate=False)
 
     def _spawn(self, coro: Any) -> None:
@@ -81,7 +91,10 @@ class IngestService:
         task.add_done_callback(self._background.discard)
 
     async def drain(self, wait_seconds: float = 10.0) -> None:
-        """Let inline publishes finish on shutdown; the relay covers any that do not."""
+        """Let queued applies and inline publishes finish (on shutdown); the relay covers any
+        that do not."""
+        if self.stage is not None:
+            await self.stage.drain(wait_seconds)
         if self._background:
             await asyncio.wait(self._background, timeout=wait_seconds)
 
@@ -232,7 +245,14 @@ class IngestService:
 
     # --- publish ------------------------------------------------------------------------------
 
-    async def publish(self, event_id: str, outbox: str, *, path: str) -> bool:
+    async def publish_many(self, items: list[tuple[str, str]]) -> list[bool]:
+        """Publish a batch's messages; the results say which Kafka took, in order."""
+        results = await asyncio.gather(
+            *(self.publish(eid, outbox, path="batch", mark=False) for eid, outbox in items)
+        )
+        return list(results)
+
+    async def publish(self, event_id: str, outbox: str, *, path: str, mark: bool = True) -> bool:
         customer_id = json.loads(outbox)["customer_id"]
         try:
             await self.broker.publish(
@@ -245,6 +265,7 @@ class IngestService:
             self.metrics.publish_errors.inc()
             log.warning("publish_failed", event_id=event_id, error=type(exc).__name__, path=path)
             return False
-        await self.store.mark_published(event_id)
+        if mark:
+            await self.store.mark_published(event_id)
         self.metrics.published.labels(path).inc()
         return True

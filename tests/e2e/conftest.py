@@ -19,6 +19,8 @@ sys.path.insert(0, str(REPO / "deploy" / "local"))
 
 from stack import Stack, default_specs  # noqa: E402
 
+from .kafka_reader import start_groups_at_end  # noqa: E402
+
 PORTS = {
     "sandbox": 18070,
     "ingest": 18080,
@@ -95,10 +97,12 @@ def system(kafka_bootstrap: str, mongodb_uri: str) -> Iterator[System]:
         # Each session's new consumer groups start from the topics' beginning, so a re-run on
         # the same infrastructure (make stack-test) replays earlier runs' events; Kit's real
         # 120/min would make that take minutes. Rate limits get their own tests via faults.
+        "SWITCHBOARD_SANDBOX_CIRCLE_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_KIT_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_HUBSPOT_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_INGEST_URL": f"http://127.0.0.1:{PORTS['ingest']}/webhooks/stripe",
     }
+    start_groups_at_end(kafka_bootstrap, env["SWITCHBOARD_KAFKA_GROUP_PREFIX"])
     stack = Stack(default_specs(PORTS), env, REPO / ".run" / "test" / "logs")
     stack.start(timeout=90)
     try:

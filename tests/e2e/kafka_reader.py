@@ -8,7 +8,7 @@ from collections import Counter
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from libs.contracts import TOPIC_PARTITIONS
+from libs.contracts import INTEGRATIONS, TOPIC_PARTITIONS
 
 
 async def _event_ids(bootstrap: str, topic: str) -> Counter[str]:
@@ -39,3 +39,25 @@ async def _event_ids(bootstrap: str, topic: str) -> Counter[str]:
 
 def published_event_ids(bootstrap: str, topic: str = "customer.events.v1") -> Counter[str]:
     return asyncio.run(_event_ids(bootstrap, topic))
+
+
+async def _commit_ends(bootstrap: str, group_ids: list[str]) -> None:
+    partitions = [TopicPartition(t, p) for t, n in TOPIC_PARTITIONS.items() for p in range(n)]
+    for group in group_ids:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.commit({tp: offset for tp, offset in ends.items()})
+        finally:
+            await consumer.stop()
+
+
+def start_groups_at_end(bootstrap: str, prefix: str) -> None:
+    """Let a session's new consumer groups begin where the topics end now, so a re-run on the
+    same infrastructure does not first work through every earlier run's messages."""
+    names = [*INTEGRATIONS, *(f"{i}-replay" for i in INTEGRATIONS), "ingest-results", "support"]
+    asyncio.run(_commit_ends(bootstrap, [f"{prefix}-{name}" for name in names]))

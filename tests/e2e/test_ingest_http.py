@@ -43,8 +43,8 @@ def purchase_event(system: System, email: str) -> bytes:
         (lambda body, now: None, "signature_missing"),
         (lambda body, now: f"t={now}", "signature_no_v1"),
         (lambda body, now: sign(body, "whsec_wrong", now), "signature_mismatch"),
-        (lambda body, now: sign(body, SECRET, now - 301), "timestamp_too_old"),
-        (lambda body, now: sign(body, SECRET, now + 301), "timestamp_in_future"),
+        (lambda body, now: sign(body, SECRET, now - 310), "timestamp_too_old"),
+        (lambda body, now: sign(body, SECRET, now + 310), "timestamp_in_future"),
         (
             lambda body, now: f"t={now},v0=" + sign(body, SECRET, now).split("v1=")[1],
             "signature_no_v1",

@@ -175,3 +175,101 @@ async def test_tagging_with_a_tag_deleted_in_kit_fails_and_forgets_the_id(
         await kit.client.add_tag("customer", email)
     assert (caught.value.status, caught.value.code) == (404, "not_found")
     await kit.client.add_tag("customer", email)  # resolved (and recreated) again
+
+
+# -- an email change -------------------------------------------------------------------------------
+
+CHANGE_EMAIL = "PUT /v4/subscribers/{id}"
+UNTAG_BY_ID = "DELETE /v4/tags/{tag_id}/subscribers/{id}"
+
+
+def subscribers(state: dict[str, Any], *emails: str) -> list[tuple[str, list[str]]]:
+    wanted = {e.lower() for e in emails}
+    return sorted(
+        (s["email_address"].lower(), sorted(s["tags"]))
+        for s in state["subscribers"]
+        if s["email_address"].lower() in wanted
+    )
+
+
+async def test_an_email_change_moves_the_subscriber_in_place(
+    kit: KitIntegration, sandbox: FastAPI
+) -> None:
+    old, new = unique_email("old"), unique_email("new")
+    await kit.sync(customer_event(old, Lifecycle.PAID), dry_run=False)
+    old_id = subscriber(await kit_state(sandbox), old)["id"]
+
+    moved = customer_event(new, Lifecycle.PAID, version=2, previous_emails=(old,))
+    assert await kit.sync(moved, dry_run=False) == ["change_email"]
+    state = await kit_state(sandbox)
+    assert subscribers(state, old, new) == [(new, ["customer"])]
+    assert subscriber(state, new)["id"] == old_id  # the same subscriber: consent and history kept
+    assert state["requests"][CHANGE_EMAIL] == 1
+    assert state["requests"][UPSERT] == 1  # only the first purchase's
+
+    # The next event finds the subscriber under the new address and has nothing to do.
+    again = customer_event(new, Lifecycle.ACTIVE, version=3, previous_emails=(old,))
+    assert await kit.sync(again, dry_run=False) == []
+
+
+async def test_a_lagging_lookup_after_a_move_moves_again_harmlessly(
+    kit: KitIntegration, sandbox: FastAPI
+) -> None:
+    old, new = unique_email("old"), unique_email("new")
+    await kit.sync(customer_event(old, Lifecycle.PAID), dry_run=False)
+    await kit.sync(customer_event(new, version=2, previous_emails=(old,)), dry_run=False)
+    old_id = subscriber(await kit_state(sandbox), new)["id"]
+
+    class StaleList(KitClient):
+        """Kit's list still shows the subscriber under its old address (up to minutes)."""
+
+        async def find_subscriber(self, email: str) -> int | None:
+            return old_id if email == old else None
+
+    kit.client = StaleList(kit.client.http.client)
+    canceled = customer_event(new, Lifecycle.CANCELED, version=3, previous_emails=(old,))
+    actions = await kit.sync(canceled, dry_run=False)
+    assert actions == ["change_email", "add_tag:churned", "remove_tag:customer"]
+    assert subscribers(await kit_state(sandbox), old, new) == [(new, ["churned"])]
+
+
+async def test_when_the_new_address_has_its_own_subscriber_the_old_one_is_untagged(
+    kit: KitIntegration, sandbox: FastAPI
+) -> None:
+    old, new = unique_email("old"), unique_email("new")
+    await kit.sync(customer_event(old, Lifecycle.PAID), dry_run=False)
+    await kit.client.upsert_subscriber(new, None)  # e.g. signed up to the newsletter before
+    new_id = subscriber(await kit_state(sandbox), new)["id"]
+    moved = customer_event(new, Lifecycle.PAID, version=2, previous_emails=(old,))
+    assert await kit.sync(moved, dry_run=False) == [
+        "add_tag:customer",
+        "remove_previous_tag:customer",
+    ]
+    state = await kit_state(sandbox)
+    assert subscribers(state, old, new) == [(new, ["customer"]), (old, [])]
+    assert subscriber(state, new)["id"] == new_id
+    assert state["requests"][UNTAG_BY_ID] == 1
+
+
+async def test_a_move_refused_as_taken_falls_back_to_the_new_subscriber(
+    kit: KitIntegration, sandbox: FastAPI
+) -> None:
+    old, new = unique_email("old"), unique_email("new")
+    await kit.sync(customer_event(old, Lifecycle.PAID), dry_run=False)
+    await kit.client.upsert_subscriber(new, None)
+
+    class MissesTheNewOne(KitClient):
+        """The list has not caught up with the subscriber just created at the new address."""
+
+        async def find_subscriber(self, email: str) -> int | None:
+            return None if email == new else await super().find_subscriber(email)
+
+    kit.client = MissesTheNewOne(kit.client.http.client)
+    moved = customer_event(new, Lifecycle.PAID, version=2, previous_emails=(old,))
+    assert await kit.sync(moved, dry_run=False) == [
+        "change_email:taken",
+        "upsert_subscriber",
+        "add_tag:customer",
+        "remove_previous_tag:customer",
+    ]
+    assert subscribers(await kit_state(sandbox), old, new) == [(new, ["customer"]), (old, [])]

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from libs.contracts import Lifecycle
 from libs.runtime.errors import PermanentProviderError, ProviderAuthError, TransientProviderError
+from services.crm_sync.client import HubSpotClient
 from services.crm_sync.integration import CrmIntegration
 from tests.conftest import unique_email
 from tests.events import customer_event
@@ -145,3 +146,59 @@ async def test_dry_run_reads_but_writes_nothing(crm: CrmIntegration, sandbox: Fa
     actions = await crm.sync(customer_event(unique_email()), dry_run=True)
     assert len(actions) == 1
     assert (await hubspot_state(sandbox))["requests"] == {}
+
+
+# -- an email change -------------------------------------------------------------------------------
+
+PATCH = "PATCH /crm/v3/objects/contacts/{id}"
+
+
+def contacts_of(state: dict[str, Any], *emails: str) -> list[dict[str, Any]]:
+    wanted = {e.lower() for e in emails}
+    return [c for c in state["contacts"] if c["properties"]["email"].lower() in wanted]
+
+
+async def test_an_email_change_moves_the_contact_in_place(
+    crm: CrmIntegration, sandbox: FastAPI
+) -> None:
+    old, new = unique_email("old"), unique_email("new")
+    await crm.sync(customer_event(old, Lifecycle.PAID), dry_run=False)
+    contact_id = contacts_of(await hubspot_state(sandbox), old)[0]["id"]
+
+    moved = customer_event(new, Lifecycle.PAID, version=2, previous_emails=(old,))
+    assert await crm.sync(moved, dry_run=False) == ["change_email"]  # nothing else differs
+    state = await hubspot_state(sandbox)
+    found = contacts_of(state, old, new)
+    assert [(c["id"], c["properties"]["email"]) for c in found] == [(contact_id, new)]
+    assert found[0]["properties"]["lifecyclestage"] == "customer"
+    assert state["requests"] == {UPSERT: 1, PATCH: 1}
+
+    canceled = customer_event(new, Lifecycle.CANCELED, version=3, previous_emails=(old,))
+    assert await crm.sync(canceled, dry_run=False) == ["upsert_contact:switchboard_lifecycle"]
+    assert len(contacts_of(await hubspot_state(sandbox), old, new)) == 1
+
+
+async def test_a_move_refused_because_the_new_address_got_a_contact_reads_again(
+    make_crm: Callable[..., CrmIntegration], sandbox: FastAPI
+) -> None:
+    old, new = unique_email("old"), unique_email("new")
+    crm = make_crm()
+    await crm.sync(customer_event(old, Lifecycle.PAID), dry_run=False)
+
+    class Racing(HubSpotClient):
+        """Someone creates a contact for the new address between our read and the move."""
+
+        async def change_email(self, previous: str, email: str) -> bool:
+            await self.upsert_contact(email, {"firstname": "Jane"})
+            return await super().change_email(previous, email)
+
+    crm.client = Racing(crm.client.http.client)
+    moved = customer_event(new, Lifecycle.PAID, version=2, previous_emails=(old,))
+    actions = await crm.sync(moved, dry_run=False)
+    assert actions == [
+        "change_email:refused",
+        "upsert_contact:lifecyclestage,switchboard_customer_id,switchboard_lifecycle",
+    ]
+    state = await hubspot_state(sandbox)
+    assert contacts_of(state, new)[0]["properties"]["switchboard_lifecycle"] == "paid"
+    assert len(contacts_of(state, old)) == 1  # HubSpot keeps it; a contact grants no access

@@ -6,21 +6,13 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from prometheus_client import CollectorRegistry
 
 from libs.contracts import CUSTOMER_EVENTS, CustomerEvent, Lifecycle
-from libs.runtime.broker import make_broker
-from services.ingest.metrics import IngestMetrics
 from services.ingest.service import IngestService
-from services.ingest.settings import IngestSettings
-from services.ingest.store import IngestStore
-from services.ingest.stripe_api import StripeApi
 
 pytestmark = pytest.mark.integration
 
@@ -44,21 +36,6 @@ def checkout_event(email: str, customer: str, created: int | None = None) -> dic
             }
         },
     }
-
-
-@pytest.fixture
-async def service(mongo_db: Any, kafka_bootstrap: str) -> AsyncIterator[IngestService]:
-    settings = IngestSettings.load(env="local", kafka_bootstrap_servers=kafka_bootstrap)
-    broker = make_broker(settings)
-    await broker.connect()
-    store = IngestStore(mongo_db)
-    await store.create_indexes()
-    transport = httpx.MockTransport(lambda request: httpx.Response(404, json={}))
-    async with httpx.AsyncClient(transport=transport, base_url="http://stripe") as client:
-        svc = IngestService(store, broker, StripeApi(client), IngestMetrics(CollectorRegistry()))
-        yield svc
-        await svc.drain()
-    await broker.stop()
 
 
 async def read_events(bootstrap: str, customer_id: str, wait: float = 5.0) -> list[CustomerEvent]:
@@ -93,6 +70,7 @@ async def test_one_event_delivered_five_times_concurrently_has_one_effect(
     results = await asyncio.gather(*(service.accept(raw) for _ in range(5)))
 
     assert sorted(r.duplicate for r in results) == [False, True, True, True, True]
+    await service.drain()
     customer = await service.store.find_by_email(email.lower())
     assert customer is not None
     assert customer.lifecycle is Lifecycle.PAID
@@ -128,6 +106,7 @@ async def test_an_older_event_is_recorded_but_does_not_move_the_customer(
     }
     await service.accept(json.dumps(paid).encode())
     late = await service.accept(json.dumps(failed).encode())
+    await service.drain()
 
     found = await service.store.find_by_email(email)
     assert found is not None

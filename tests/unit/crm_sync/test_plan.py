@@ -10,6 +10,7 @@ from services.crm_sync.plan import (
     DEFAULT_STAGE_ORDER,
     LIFECYCLE_STAGE,
     Action,
+    ChangeContactEmail,
     ClearLifecycleStage,
     Current,
     Desired,
@@ -85,6 +86,28 @@ def test_a_custom_stage_order_decides_what_is_forwards() -> None:
     assert plan(want, have) == [upsert(lifecyclestage="customer")]
 
 
+def test_a_contact_found_under_an_earlier_address_is_moved_first() -> None:
+    have = Current(
+        exists=True,
+        properties={"switchboard_lifecycle": "paid", "switchboard_customer_id": "cus_1"},
+        found_under="old@example.com",
+    )
+    assert plan(desired("customer"), have) == [
+        ChangeContactEmail("old@example.com"),
+        upsert(lifecyclestage="customer"),
+    ]
+    in_sync = Current(True, {**have.properties, LIFECYCLE_STAGE: "customer"}, "old@example.com")
+    assert plan(desired("customer"), in_sync) == [ChangeContactEmail("old@example.com")]
+    # backwards from a managed stage: move, clear, set
+    stage = Current(True, {**have.properties, LIFECYCLE_STAGE: "customer"}, "old@example.com")
+    assert plan(desired("lead"), stage) == [
+        ChangeContactEmail("old@example.com"),
+        ClearLifecycleStage(),
+        upsert(lifecyclestage="lead"),
+    ]
+    assert str(ChangeContactEmail("old@example.com")) == "change_email"
+
+
 def test_action_names_are_stable() -> None:
     actions = plan(desired("lead", "lead"), contact("customer", lifecycle="lead"))
     assert [str(a) for a in actions] == ["clear_lifecyclestage", "upsert_contact:lifecyclestage"]
@@ -107,9 +130,10 @@ def cases(draw: st.DrawFn) -> tuple[Desired, Current]:
         "switchboard_lifecycle": draw(st.sampled_from(VALUES)),
         LIFECYCLE_STAGE: draw(st.sampled_from(("", *STAGES))),
     }
+    found_under = draw(st.sampled_from((None, "old@example.com"))) if exists else None
     return (
-        Desired("a@example.com", properties, managed),
-        Current(exists, have if exists else {}),
+        Desired("a@example.com", properties, managed, previous_emails=("old@example.com",)),
+        Current(exists, have if exists else {}, found_under),
     )
 
 
@@ -123,7 +147,14 @@ def hubspot_accepts(current: str, new: str) -> bool:
 
 def apply(have: Current, actions: list[Action]) -> Current:
     properties = dict(have.properties) if have.exists else {}
+    found_under = have.found_under
     for action in actions:
+        if isinstance(action, ChangeContactEmail):
+            assert action.previous_email == found_under
+            found_under = None  # the contact now has the desired address
+            continue
+        if found_under is not None:
+            raise AssertionError("an upsert by the new address before the move makes a 2nd contact")
         changes: Mapping[str, str] = (
             {LIFECYCLE_STAGE: ""}
             if isinstance(action, ClearLifecycleStage)
@@ -133,7 +164,7 @@ def apply(have: Current, actions: list[Action]) -> Current:
             if name == LIFECYCLE_STAGE and not hubspot_accepts(properties.get(name, ""), value):
                 continue  # HubSpot keeps the later stage
             properties[name] = value
-    return Current(bool(actions) or have.exists, properties)
+    return Current(bool(actions) or have.exists, properties, found_under)
 
 
 def stage_is_kept(want: Desired, have: Current) -> bool:
@@ -167,6 +198,9 @@ def test_the_plan_is_empty_when_already_in_sync(case: tuple[Desired, Current]) -
     want, have = case
     synced = Current(True, {**have.properties, **want.properties})
     assert plan(want, synced) == []
+    # found under an earlier address, it still has to move
+    moved = Current(True, synced.properties, "old@example.com")
+    assert plan(want, moved) == [ChangeContactEmail("old@example.com")]
 
 
 @given(cases())
@@ -176,6 +210,17 @@ def test_a_stage_is_cleared_only_when_it_is_managed(case: tuple[Desired, Current
     if ClearLifecycleStage() in actions:
         assert have.exists
         assert have.properties[LIFECYCLE_STAGE] in want.managed_stages
-        assert actions.index(ClearLifecycleStage()) == 0
-        assert isinstance(actions[1], UpsertContact)
-        assert (LIFECYCLE_STAGE, want.properties[LIFECYCLE_STAGE]) in actions[1].properties
+        at = actions.index(ClearLifecycleStage())
+        assert at == (0 if have.found_under is None else 1)  # only a move comes before
+        upsert_ = actions[at + 1]
+        assert isinstance(upsert_, UpsertContact)
+        assert (LIFECYCLE_STAGE, want.properties[LIFECYCLE_STAGE]) in upsert_.properties
+
+
+@given(cases())
+def test_a_contact_is_moved_exactly_when_found_under_an_earlier_address(
+    case: tuple[Desired, Current],
+) -> None:
+    want, have = case
+    moves = [a for a in plan(want, have) if isinstance(a, ChangeContactEmail)]
+    assert moves == ([ChangeContactEmail(have.found_under)] if have.found_under else [])

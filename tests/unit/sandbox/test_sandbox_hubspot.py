@@ -118,3 +118,36 @@ async def test_over_the_limit_is_429_rate_limits(app_factory: Callable[..., Fast
         body = limited.json()
         assert body["category"] == "RATE_LIMITS"
         assert body["policyName"] == "TEN_SECONDLY_ROLLING"
+
+
+async def test_patch_by_email_can_change_the_email(client: httpx.AsyncClient) -> None:
+    contact_id = only_result(await upsert(client, "old@example.com"))["id"]
+    patched = await client.patch(
+        f"{CONTACTS}/old@example.com",
+        params={"idProperty": "email"},
+        json={"properties": {"email": "new@example.com"}},
+        headers=HUBSPOT,
+    )
+    assert patched.status_code == 200
+    assert patched.json()["id"] == contact_id
+    new = await client.get(
+        f"{CONTACTS}/new@example.com", params={"idProperty": "email"}, headers=HUBSPOT
+    )
+    assert new.json()["id"] == contact_id
+    old = await client.get(
+        f"{CONTACTS}/old@example.com", params={"idProperty": "email"}, headers=HUBSPOT
+    )
+    assert old.status_code == 404
+
+
+async def test_changing_the_email_to_another_contacts_is_409(client: httpx.AsyncClient) -> None:
+    only_result(await upsert(client, "old@example.com"))
+    other = only_result(await upsert(client, "new@example.com"))["id"]
+    response = await client.patch(
+        f"{CONTACTS}/old@example.com",
+        params={"idProperty": "email"},
+        json={"properties": {"email": "new@example.com"}},
+        headers=HUBSPOT,
+    )
+    assert response.status_code == 409
+    assert response.json()["message"] == f"Contact already exists. Existing ID: {other}"

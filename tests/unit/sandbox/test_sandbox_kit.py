@@ -150,3 +150,59 @@ async def test_tags_of_a_subscriber_by_id(client: httpx.AsyncClient) -> None:
     unknown = await client.get("/kit/v4/subscribers/999/tags", headers=KIT)
     assert unknown.status_code == 404
     assert unknown.json() == {"errors": ["Not Found"]}
+
+
+async def test_update_changes_the_email_in_place_and_keeps_the_tags(
+    client: httpx.AsyncClient,
+) -> None:
+    sid = (await subscribe(client, "old@example.com")).json()["subscriber"]["id"]
+    tag = await make_tag(client, "customer")
+    await client.post(f"/kit/v4/tags/{tag}/subscribers/{sid}", json={}, headers=KIT)
+    updated = await client.put(
+        f"/kit/v4/subscribers/{sid}", json={"email_address": "new@example.com"}, headers=KIT
+    )
+    assert updated.status_code == 200
+    assert updated.json()["subscriber"]["id"] == sid
+    assert updated.json()["subscriber"]["email_address"] == "new@example.com"
+    found = await client.get(
+        "/kit/v4/subscribers", params={"email_address": "new@example.com"}, headers=KIT
+    )
+    assert [s["id"] for s in found.json()["subscribers"]] == [sid]
+    gone = await client.get(
+        "/kit/v4/subscribers", params={"email_address": "old@example.com"}, headers=KIT
+    )
+    assert gone.json()["subscribers"] == []
+    tags = await client.get(f"/kit/v4/subscribers/{sid}/tags", headers=KIT)
+    assert [t["name"] for t in tags.json()["tags"]] == ["customer"]
+    assert (await state(client))["kit"]["requests"]["PUT /v4/subscribers/{id}"] == 1
+
+
+async def test_update_to_another_subscribers_email_is_422_taken(
+    client: httpx.AsyncClient,
+) -> None:
+    sid = (await subscribe(client, "old@example.com")).json()["subscriber"]["id"]
+    await subscribe(client, "new@example.com")
+    taken = await client.put(
+        f"/kit/v4/subscribers/{sid}", json={"email_address": "NEW@example.com"}, headers=KIT
+    )
+    assert taken.status_code == 422
+    assert taken.json() == {"errors": ["Email address has already been taken"]}
+    # The subscriber's own address, in any case, is no conflict.
+    own = await client.put(
+        f"/kit/v4/subscribers/{sid}", json={"email_address": "Old@example.com"}, headers=KIT
+    )
+    assert own.status_code == 200
+
+
+async def test_update_of_an_unknown_id_is_404_and_a_bad_email_422(
+    client: httpx.AsyncClient,
+) -> None:
+    missing = await client.put(
+        "/kit/v4/subscribers/999", json={"email_address": "a@example.com"}, headers=KIT
+    )
+    assert missing.status_code == 404
+    sid = (await subscribe(client, "old@example.com")).json()["subscriber"]["id"]
+    bad = await client.put(
+        f"/kit/v4/subscribers/{sid}", json={"email_address": "not-an-email"}, headers=KIT
+    )
+    assert bad.status_code == 422
