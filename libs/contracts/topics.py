@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
 CUSTOMER_EVENTS: Final = "customer.events.v1"
@@ -19,7 +20,14 @@ def replay_topic(integration: str) -> str:
     return f"{integration}.replay.v1"
 
 
-INTEGRATIONS: Final = ("circle", "convertkit", "crm")
+def discover_integrations(services: Path) -> tuple[str, ...]:
+    """Every `services/<name>_sync/` folder with an `integration.py` is the integration `<name>`,
+    so adding one is adding its folder: topics, support, status and the stack follow."""
+    found = (p.parent.name.removesuffix("_sync") for p in services.glob("*_sync/integration.py"))
+    return tuple(sorted(found))
+
+
+INTEGRATIONS: Final = discover_integrations(Path(__file__).resolve().parents[2] / "services")
 
 #: topic -> partitions. Keyed by customer_id everywhere, so one customer's messages stay in order.
 TOPIC_PARTITIONS: Final[dict[str, int]] = {

@@ -4,6 +4,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
+from libs.contracts import INTEGRATIONS
 from libs.runtime.settings import SecretList, ServiceSettings, secret_list_validator
 
 
@@ -23,7 +24,7 @@ class IngestSettings(ServiceSettings):
     stripe_api_key: SecretStr = SecretStr("")
     max_body_bytes: int = 1024 * 1024
     #: integrations whose confirmation moves a customer from paid to active
-    enabled_integrations: list[str] = ["circle", "convertkit", "crm"]
+    enabled_integrations: list[str] = list(INTEGRATIONS)
     #: an accepted event not published after this long is finished by the relay
     relay_after_seconds: float = Field(default=5.0, gt=0)
     relay_interval_seconds: float = Field(default=1.0, gt=0)

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 import libs.contracts
 from libs.contracts import (
+    INTEGRATIONS,
     CustomerEvent,
     ErrorInfo,
     Lifecycle,
@@ -17,6 +18,7 @@ from libs.contracts import (
     SyncOutcome,
     SyncResult,
 )
+from libs.contracts.topics import discover_integrations
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -108,3 +110,13 @@ def test_contracts_import_no_io_library() -> None:
 def test_every_exported_name_exists() -> None:
     missing = [name for name in libs.contracts.__all__ if not hasattr(libs.contracts, name)]
     assert missing == []
+
+
+def test_integrations_are_the_sync_folders_so_a_new_one_is_one_folder(tmp_path: Path) -> None:
+    for folder in ("circle_sync", "crm_sync", "newsletter_sync"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "integration.py").write_text("")
+    (tmp_path / "ingest").mkdir()
+    (tmp_path / "half_sync").mkdir()  # no integration.py yet: not an integration
+    assert discover_integrations(tmp_path) == ("circle", "crm", "newsletter")
+    assert INTEGRATIONS == ("circle", "convertkit", "crm")
