@@ -12,7 +12,7 @@ INFRA := deploy/local/infra.sh
 TEST_ENV := SWITCHBOARD_LOCAL_RUN_DIR=.run/test SWITCHBOARD_LOCAL_KAFKA_PORT=19092 \
 	SWITCHBOARD_LOCAL_KAFKA_CONTROLLER_PORT=19093 SWITCHBOARD_LOCAL_MONGO_PORT=27018
 
-.PHONY: run test stack-test venv infra-start infra-stop lint typecheck unit clean
+.PHONY: run test stack-test venv infra-start infra-stop lint typecheck unit clean deploy-check
 
 $(UV):
 	@echo "python: installing uv $(UV_VERSION) into .cache/uv (first run)"
@@ -31,6 +31,7 @@ run: venv
 
 test: venv
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check --quiet . && $(PY) -m mypy --no-error-summary
+	@$(MAKE) --no-print-directory deploy-check
 	@$(TEST_ENV) $(INFRA) reset >/dev/null
 	@trap '$(TEST_ENV) $(INFRA) stop' EXIT INT TERM; \
 	$(TEST_ENV) $(INFRA) start && \
@@ -45,6 +46,13 @@ stack-test: venv
 	$(TEST_ENV) SWITCHBOARD_TEST_KAFKA=127.0.0.1:19092 \
 	SWITCHBOARD_TEST_MONGODB_URI="mongodb://127.0.0.1:27018/?directConnection=true&maxPoolSize=1" \
 	$(PY) -m pytest $(PYTEST_ARGS)'
+
+# The image recipe, the Kubernetes manifests and the alerts, checked offline: kustomize build of
+# both overlays, schema validation (kubeconform, Strimzi), promtool check/test rules. The tools
+# are provisioned into .cache/deploy on first use (deploy/k8s/tools.sh).
+deploy-check: venv
+	@deploy/k8s/tools.sh
+	@$(PY) -m pytest tests/deploy -q -p no:cacheprovider
 
 unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -53,6 +53,8 @@ class CanonicalCustomer(BaseModel):
     version: int = 0
     revision: int = 0  # grows on every write; the compare-and-set key
     needs_support: bool = False
+    #: support's open incidents (ids), from support.incidents.v1; `needs_support` follows them
+    open_incidents: tuple[str, ...] = ()
     products: tuple[str, ...] = ()
     stripe_customer_id: str | None = None
     subscription_ids: tuple[str, ...] = ()

@@ -15,6 +15,7 @@ from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client, ping
 
 from .apply_stage import ApplyStage
+from .incidents import subscribe_incidents
 from .intake import EventIntake
 from .metrics import IngestMetrics
 from .relay import OutboxRelay
@@ -46,6 +47,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     stage = ApplyStage(service, store)
     service.stage = stage
     subscribe_results(broker, service, settings)
+    subscribe_incidents(broker, store, settings)
     relay = OutboxRelay(
         service,
         store,

@@ -1,6 +1,7 @@
 from libs.runtime.serve import serve
 
-from .main import Settings, create_app
+from .main import create_app
+from .settings import SupportSettings
 
-settings = Settings.load()
+settings = SupportSettings.load()
 serve(create_app(settings), settings)

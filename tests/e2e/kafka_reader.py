@@ -59,5 +59,12 @@ async def _commit_ends(bootstrap: str, group_ids: list[str]) -> None:
 def start_groups_at_end(bootstrap: str, prefix: str) -> None:
     """Let a session's new consumer groups begin where the topics end now, so a re-run on the
     same infrastructure does not first work through every earlier run's messages."""
-    names = [*INTEGRATIONS, *(f"{i}-replay" for i in INTEGRATIONS), "ingest-results", "support"]
+    names = [
+        *INTEGRATIONS,
+        *(f"{i}-replay" for i in INTEGRATIONS),
+        "ingest-results",
+        "ingest-incidents",
+        "support",
+        "support-results",
+    ]
     asyncio.run(_commit_ends(bootstrap, [f"{prefix}-{name}" for name in names]))

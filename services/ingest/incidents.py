@@ -1,0 +1,84 @@
+"""Ingest's consumer of `support.incidents.v1`: the customer's `needs_support` flag follows
+support's open incidents.
+
+The flag is saved on the canonical record (compare-and-set, like every other write) without a
+new `version`: no downstream system acts on it, and a new version would send every worker
+against the integration that is failing right now (a second failure, and a replay of the failed
+step would then be stale). The status API shows the flag at once, and the next customer event
+carries it.
+"""
+
+from __future__ import annotations
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import ValidationError
+
+from libs.contracts import SUPPORT_INCIDENTS, IncidentChanged, IncidentStatus
+from libs.runtime.logging import get_logger
+from libs.runtime.offsets import commit, hand_back
+
+from .canonical import CanonicalCustomer
+from .settings import IngestSettings
+from .store import ConcurrentUpdate, IngestStore
+
+log = get_logger()
+
+_MAX_CAS_TRIES = 20
+#: open incidents remembered per customer (one per integration at most, in practice)
+_OPEN_LIMIT = 20
+
+
+def apply_incident(customer: CanonicalCustomer, change: IncidentChanged) -> CanonicalCustomer:
+    """Pure: the customer with the incident added to or removed from its open ones."""
+    open_ids = tuple(i for i in customer.open_incidents if i != change.incident_id)
+    if change.status is IncidentStatus.OPEN:
+        open_ids = (*open_ids, change.incident_id)[-_OPEN_LIMIT:]
+    return customer.model_copy(update={"open_incidents": open_ids, "needs_support": bool(open_ids)})
+
+
+async def record_incident(store: IngestStore, change: IncidentChanged) -> None:
+    for _ in range(_MAX_CAS_TRIES):
+        customer = await store.load_customer(change.customer_id)
+        if customer is None:
+            log.warning("incident_for_unknown_customer", customer_id=change.customer_id)
+            return
+        updated = apply_incident(customer, change)
+        if updated == customer:
+            return
+        try:
+            await store.save_customer(customer, updated)
+        except ConcurrentUpdate:
+            continue
+        log.info(
+            "needs_support_changed",
+            customer_id=change.customer_id,
+            integration=change.integration,
+            incident_id=change.incident_id,
+            needs_support=updated.needs_support,
+        )
+        return
+    raise ConcurrentUpdate(change.customer_id)
+
+
+def subscribe_incidents(broker: KafkaBroker, store: IngestStore, settings: IngestSettings) -> None:
+    @broker.subscriber(
+        SUPPORT_INCIDENTS,
+        group_id=f"{settings.kafka_group_prefix}-ingest-incidents",
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+    )
+    async def on_incident_changed(msg: KafkaMessage) -> None:
+        try:
+            change = IncidentChanged.model_validate_json(msg.body)
+        except ValidationError as exc:
+            log.error("message_unreadable", topic=SUPPORT_INCIDENTS, error=str(exc)[:300])
+            await commit(msg)
+            return
+        try:
+            await record_incident(store, change)
+        except Exception:
+            log.exception("handed_back", topic=SUPPORT_INCIDENTS, customer_id=change.customer_id)
+            await hand_back(msg)
+            return
+        await commit(msg)

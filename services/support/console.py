@@ -1,0 +1,240 @@
+"""The ops console: server-rendered pages behind the admin token.
+
+Login stores the token in an HttpOnly, SameSite=Strict cookie. Every form POST is checked for
+a same-origin `Origin`/`Referer` (see `auth.py`): that and SameSite=Strict are the CSRF defence.
+A page requested without a valid cookie answers 401 with the login form.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from libs.runtime.http import ApiError
+
+from . import views
+from .api import ReplayRequest, run_replay, utc
+from .auth import COOKIE, AdminTokens, same_origin
+from .metrics import SupportMetrics
+from .service import SupportService
+from .settings import SupportSettings
+from .store import SupportStore
+from .tickets import integration_name
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_path: str = "/") -> None:
+        self.next_path = next_path
+
+
+def templates() -> Jinja2Templates:
+    found = Jinja2Templates(directory=str(TEMPLATES))
+    found.env.globals["integration_name"] = integration_name
+    return found
+
+
+def login_page(
+    request: Request, pages: Jinja2Templates, next_path: str, error: str | None, status: int
+) -> HTMLResponse:
+    return pages.TemplateResponse(
+        request,
+        "login.html",
+        {"next": _safe_next(next_path), "error": error, "authed": False},
+        status_code=status,
+    )
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this console, never another site."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return value
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise ApiError(422, "invalid_time", f"not a time: {value!r}") from None
+
+
+def console_router(
+    settings: SupportSettings,
+    store: SupportStore,
+    service: SupportService,
+    tokens: AdminTokens,
+    metrics: SupportMetrics,
+    pages: Jinja2Templates,
+) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def require_admin(request: Request) -> None:
+        if not tokens.valid(request.cookies.get(COOKIE)):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target)
+
+    def require_form_post(request: Request) -> None:
+        if not same_origin(request):
+            raise ApiError(403, "cross_origin", "this form must be sent from the console itself")
+        require_admin(request)
+
+    def render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
+        return pages.TemplateResponse(request, name, {"authed": True, **context})
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login_form(request: Request, next: str = "/") -> HTMLResponse:
+        return login_page(request, pages, next, None, 200)
+
+    @router.post("/login")
+    async def login(
+        request: Request,
+        token: Annotated[str, Form(max_length=1024)] = "",
+        next: Annotated[str, Form(max_length=2048)] = "/",
+    ) -> Response:
+        if not same_origin(request):
+            raise ApiError(403, "cross_origin", "this form must be sent from the console itself")
+        if not tokens.valid(token.strip()):
+            metrics.console_logins.labels("rejected").inc()
+            return login_page(request, pages, next, "That token is not valid.", 401)
+        metrics.console_logins.labels("ok").inc()
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        response.set_cookie(
+            COOKIE,
+            token.strip(),
+            httponly=True,
+            samesite="strict",
+            secure=settings.secure_cookie,
+            max_age=12 * 3600,
+            path="/",
+        )
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        if not same_origin(request):
+            raise ApiError(403, "cross_origin", "this form must be sent from the console itself")
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    @router.get("/", response_class=HTMLResponse)
+    async def home(request: Request, q: Annotated[str, Query(max_length=320)] = "") -> HTMLResponse:
+        require_admin(request)
+        q = q.strip()
+        results = await views.search(store, q) if len(q) >= 3 else None
+        return render(request, "search.html", {"q": q, "results": results})
+
+    @router.get("/customers/{customer_id}", response_class=HTMLResponse)
+    async def customer(request: Request, customer_id: str) -> HTMLResponse:
+        require_admin(request)
+        page = await views.customer_page(store, customer_id, service.integrations)
+        return render(request, "customer.html", page)
+
+    @router.get("/failures", response_class=HTMLResponse)
+    async def failures(
+        request: Request,
+        integration: str = "",
+        since: str = "",
+        until: str = "",
+        status: str = "failed",
+    ) -> HTMLResponse:
+        require_admin(request)
+        if integration:
+            service.check_integration(integration)
+        found = await views.failures(
+            store, integration or None, _when(since), _when(until), status or None
+        )
+        return render(
+            request,
+            "failures.html",
+            {
+                "failures": found,
+                "integration": integration,
+                "since": since,
+                "until": until,
+                "status": status,
+                "integrations": service.integrations,
+            },
+        )
+
+    @router.get("/tickets", response_class=HTMLResponse)
+    async def tickets(request: Request) -> HTMLResponse:
+        require_admin(request)
+        return render(request, "tickets.html", {"tickets": await views.tickets(store)})
+
+    def replay_request(
+        integration: str, event_id: str, since: str, until: str, dry_run: bool
+    ) -> ReplayRequest:
+        try:
+            return ReplayRequest(
+                integration=integration,
+                event_id=event_id or None,
+                since=_when(since),
+                until=_when(until),
+                dry_run=dry_run,
+            )
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ApiError(422, "invalid_replay", problem) from None
+
+    @router.post("/replays/confirm", response_class=HTMLResponse)
+    async def confirm_replay(
+        request: Request,
+        integration: Annotated[str, Form()],
+        event_id: Annotated[str, Form()] = "",
+        since: Annotated[str, Form()] = "",
+        until: Annotated[str, Form()] = "",
+        back: Annotated[str, Form()] = "/failures",
+    ) -> HTMLResponse:
+        require_form_post(request)
+        preview = await run_replay(
+            service, replay_request(integration, event_id, since, until, dry_run=True)
+        )
+        return render(
+            request,
+            "confirm.html",
+            {
+                "integration": integration,
+                "event_id": event_id,
+                "since": since,
+                "until": until,
+                "steps": preview.replays,
+                "back": _safe_next(back),
+            },
+        )
+
+    @router.post("/replays", response_class=HTMLResponse)
+    async def replay(
+        request: Request,
+        integration: Annotated[str, Form()],
+        event_id: Annotated[str, Form()] = "",
+        since: Annotated[str, Form()] = "",
+        until: Annotated[str, Form()] = "",
+        back: Annotated[str, Form()] = "/failures",
+    ) -> HTMLResponse:
+        require_form_post(request)
+        answer = await run_replay(
+            service, replay_request(integration, event_id, since, until, dry_run=False)
+        )
+        return render(
+            request,
+            "replayed.html",
+            {"answer": answer, "integration": integration, "back": _safe_next(back)},
+        )
+
+    return router
+
+
+def login_redirect(next_path: str) -> str:
+    return f"/login?next={quote(next_path)}"

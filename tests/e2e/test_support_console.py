@@ -1,0 +1,69 @@
+"""The ops console in a real headless browser (Debian's Chromium, driven by Playwright): log in,
+search by email, see the failed step, replay it, see it synced. Saves the customer page as
+docs/console-customer.png."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import unique_email
+
+from .conftest import System, wait_for
+from .test_support import failed_step
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_find_a_customer_see_the_failed_step_replay_it(system: System) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    email = unique_email("console")
+    system.fault(provider="circle", status=503)
+    try:
+        event_id = system.trigger("purchase", email=email)["event_id"]
+        wait_for(lambda: failed_step(system, event_id), 60, "the failed circle step")
+    finally:
+        system.clear_faults()
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{system.support}/")
+            page.fill("#token", "local-admin-token")
+            page.click("#login")
+            page.fill("#q", email)
+            page.click("#search")
+            page.click(f"#results a:has-text('{email}')")
+
+            row = page.locator(f"#failed-steps tr[data-event-id='{event_id}']")
+            assert row.locator(".step-status").inner_text() == "failed"
+            assert "503" in row.inner_text()
+            row.locator("button.replay").click()
+            page.click("#confirm-replay")
+            assert page.locator("#replayed").inner_text() == "Replayed 1 step"
+            page.click("#back")
+
+            deadline = time.monotonic() + 30
+            while row.locator(".step-status").inner_text() != "synced":
+                assert time.monotonic() < deadline, "the step did not show synced"
+                time.sleep(0.5)
+                page.reload()
+            circle = page.locator("#integrations [data-integration='circle'] .integration-status")
+            while circle.inner_text() != "synced":
+                assert time.monotonic() < deadline, "circle did not show synced"
+                time.sleep(0.5)
+                page.reload()
+            assert page.locator("#timeline .item.ticket").count() >= 1
+            page.screenshot(path=str(REPO / "docs" / "console-customer.png"), full_page=True)
+        finally:
+            browser.close()
