@@ -5,7 +5,7 @@ exceptions; a unit test checks the mapping."""
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -13,6 +13,22 @@ import httpx
 
 from .errors import TransientProviderError, error_for_status
 from .worker_metrics import WorkerMetrics
+
+
+def provider_client(
+    base_url: str,
+    auth_headers: Mapping[str, str],
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An httpx client for a provider's JSON API at `base_url`, sending `auth_headers` on every
+    call. `transport` lets tests run it against the sandbox app in-process."""
+    return httpx.AsyncClient(
+        transport=transport,
+        base_url=base_url.rstrip("/"),
+        headers={**auth_headers, "Accept": "application/json"},
+        timeout=timeout,
+    )
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

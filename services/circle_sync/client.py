@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from libs.runtime.errors import PermanentProviderError
-from libs.runtime.provider_http import ProviderHttp
+from libs.runtime.provider_http import ProviderHttp, provider_client
 from libs.runtime.worker_metrics import WorkerMetrics
 
 API = "/api/admin/v2"
@@ -36,12 +36,7 @@ class CircleClient:
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=transport,
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=timeout,
-        )
+        return provider_client(base_url, {"Authorization": f"Bearer {token}"}, timeout, transport)
 
     async def find_member(self, email: str) -> dict[str, Any] | None:
         response = await self.http.request(

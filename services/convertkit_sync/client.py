@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from libs.runtime.errors import PermanentProviderError
-from libs.runtime.provider_http import ProviderHttp, error_message
+from libs.runtime.provider_http import ProviderHttp, error_message, provider_client
 from libs.runtime.worker_metrics import WorkerMetrics
 
 PAGE_SIZE = 1000  # Kit's maximum: one request covers almost every account's tags
@@ -38,12 +38,7 @@ class KitClient:
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=transport,
-            base_url=base_url.rstrip("/"),
-            headers={"X-Kit-Api-Key": api_key, "Accept": "application/json"},
-            timeout=timeout,
-        )
+        return provider_client(base_url, {"X-Kit-Api-Key": api_key}, timeout, transport)
 
     # -- subscribers ---------------------------------------------------------------------------
     async def find_subscriber(self, email: str) -> int | None:

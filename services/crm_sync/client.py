@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 
 from libs.runtime.errors import PermanentProviderError, ProviderError, TransientProviderError
-from libs.runtime.provider_http import ProviderHttp
+from libs.runtime.provider_http import ProviderHttp, provider_client
 from libs.runtime.worker_metrics import WorkerMetrics
 
 CONTACTS = "/crm/v3/objects/contacts"
@@ -31,12 +31,7 @@ class HubSpotClient:
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=transport,
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=timeout,
-        )
+        return provider_client(base_url, {"Authorization": f"Bearer {token}"}, timeout, transport)
 
     async def get_contact(self, email: str, names: Iterable[str]) -> dict[str, str] | None:
         """The contact's values of `names` ("" when unset), or None if no contact has `email`."""

@@ -87,6 +87,7 @@ class ApplyStage:
                 raise
             except Exception:
                 # Still `received` in the store: the relay retries them after its delay.
+                self.service.unfinished_hint = True
                 log.exception("apply_batch_failed", events=len(batch))
             finally:
                 self.in_flight.difference_update(event_id for event_id, _ in batch)
@@ -109,12 +110,19 @@ class ApplyStage:
             else:
                 resolved.append((change, owner))
         batch = _Batch(await self.store.load_customers({owner for _, owner in resolved}))
-        for change, owner in resolved:
-            self._apply_in_memory(batch, change, owner, known)
+        # Pure CPU work on batch-local state; in a thread, so the GIL's switch interval lets the
+        # event loop answer waiting webhooks every few ms instead of after the whole batch.
+        await asyncio.to_thread(self._apply_all, batch, resolved, known)
         slow += await self._write(batch)
         await self._publish_and_finish(batch, slow)
         for change in slow:
             await self._apply_one(change, items)
+
+    def _apply_all(
+        self, batch: _Batch, resolved: list[tuple[StripeChange, str]], known: dict[str, str]
+    ) -> None:
+        for change, owner in resolved:
+            self._apply_in_memory(batch, change, owner, known)
 
     def _apply_in_memory(
         self, batch: _Batch, change: StripeChange, owner: str, known: dict[str, str]
@@ -191,6 +199,7 @@ class ApplyStage:
         try:
             outbox = await self.service.apply(change.event_id, body)
         except Exception:  # e.g. the Stripe API is down: still `received`, the relay retries
+            self.service.unfinished_hint = True
             log.exception("apply_failed", event_id=change.event_id, outcome="deferred")
             return
         if outbox is not None:

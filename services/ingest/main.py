@@ -55,6 +55,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         stage,
         after_seconds=settings.relay_after_seconds,
         interval_seconds=settings.relay_interval_seconds,
+        sweep_seconds=settings.relay_sweep_seconds,
     )
 
     @asynccontextmanager

@@ -32,20 +32,32 @@ class OutboxRelay:
         *,
         after_seconds: float,
         interval_seconds: float,
+        sweep_seconds: float = 10.0,
     ) -> None:
         self.service, self.store, self.metrics, self.stage = service, store, metrics, stage
         self.after = timedelta(seconds=after_seconds)
         self.lease = timedelta(seconds=max(10.0, after_seconds * 2))
         self.interval = interval_seconds
+        self.sweep = sweep_seconds
 
     async def run_forever(self) -> None:
+        """A pass every `interval` while something is known to be left over (a failed publish or
+        apply, a full queue), else one every `sweep` for what a crash left. Passes are rationed
+        because finding unfinished events is a query by status, which FerretDB/SQLite answers
+        with a scan of the whole event collection."""
+        last = float("-inf")
+        loop = asyncio.get_running_loop()
         while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("relay_pass_failed")
+            if self.service.unfinished_hint or loop.time() - last >= self.sweep:
+                self.service.unfinished_hint = False
+                last = loop.time()
+                try:
+                    await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    self.service.unfinished_hint = True
+                    log.exception("relay_pass_failed")
             await asyncio.sleep(self.interval)
 
     async def run_once(self, limit: int = 500) -> int:
@@ -57,7 +69,10 @@ class OutboxRelay:
             doc = await self.store.claim_unfinished(
                 RECEIVED, self.after, self.lease, skip=self.stage.in_flight
             )
-            if doc is None or not self.stage.submit(doc["_id"], json.loads(doc["raw"])):
+            if doc is None:
+                break
+            if not self.stage.submit(doc["_id"], json.loads(doc["raw"])):
+                self.service.unfinished_hint = True
                 break
             finished += 1
         for _ in range(limit):
@@ -65,7 +80,7 @@ class OutboxRelay:
             if doc is None:
                 break
             if not await self.service.publish(doc["_id"], doc["outbox"], path="relay"):
-                break  # Kafka is still down; try again next pass
+                break  # Kafka is still down; `publish` set the hint, so the next pass comes soon
             finished += 1
         await self.update_gauges()
         return finished

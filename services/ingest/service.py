@@ -63,6 +63,9 @@ class IngestService:
         self.intake = intake
         #: where stored events go to be applied (`apply_stage.ApplyStage`, set by `main`)
         self.stage: Stage | None = None
+        #: something is known to be left unfinished (a failed publish or apply, a full queue):
+        #: the relay should look now rather than at its next sweep
+        self.unfinished_hint = False
         self.broker = broker
         self.stripe = stripe
         self.metrics = metrics
@@ -81,8 +84,8 @@ class IngestService:
         document = self.store.event_document(event_id, event_type, created, raw.decode())
         if not await self.intake.record(document):
             return Accepted(event_id, event_type, duplicate=True)
-        if self.stage is not None:
-            self.stage.submit(event_id, body)  # a full queue is fine: the relay finds it later
+        if self.stage is not None and not self.stage.submit(event_id, body):
+            self.unfinished_hint = True  # a full queue is fine: the relay finds it later
         return Accepted(event_id, event_type, duplicate=False)
 
     def _spawn(self, coro: Any) -> None:
@@ -263,6 +266,7 @@ class IngestService:
             )
         except Exception as exc:
             self.metrics.publish_errors.inc()
+            self.unfinished_hint = True
             log.warning("publish_failed", event_id=event_id, error=type(exc).__name__, path=path)
             return False
         if mark:

@@ -28,6 +28,8 @@ class IngestSettings(ServiceSettings):
     #: an accepted event not published after this long is finished by the relay
     relay_after_seconds: float = Field(default=5.0, gt=0)
     relay_interval_seconds: float = Field(default=1.0, gt=0)
+    #: how often the relay looks for leftovers when nothing is known to be left
+    relay_sweep_seconds: float = Field(default=10.0, gt=0)
 
     #: serve POST /bench/bare (answers 200, nothing else): the benchmark's ceiling
     bench_bare_endpoint: bool = False

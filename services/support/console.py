@@ -7,12 +7,13 @@ A page requested without a valid cookie answers 401 with the login form.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -67,6 +68,44 @@ def _when(value: str | None) -> datetime | None:
         return utc(datetime.fromisoformat(value))
     except ValueError:
         raise ApiError(422, "invalid_time", f"not a time: {value!r}") from None
+
+
+@dataclass(frozen=True)
+class ReplayForm:
+    """The replay form, as the failures and customer pages post it to confirm, and the
+    confirmation page posts it again to replay."""
+
+    integration: str
+    event_id: str
+    since: str
+    until: str
+    back: str  # where the page links back to: a path on this console
+
+    def replay_request(self, *, dry_run: bool) -> ReplayRequest:
+        try:
+            return ReplayRequest(
+                integration=self.integration,
+                event_id=self.event_id or None,
+                since=_when(self.since),
+                until=_when(self.until),
+                dry_run=dry_run,
+            )
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ApiError(422, "invalid_replay", problem) from None
+
+
+def replay_form(
+    integration: Annotated[str, Form()],
+    event_id: Annotated[str, Form()] = "",
+    since: Annotated[str, Form()] = "",
+    until: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/failures",
+) -> ReplayForm:
+    return ReplayForm(integration, event_id, since, until, _safe_next(back))
+
+
+PostedReplayForm = Annotated[ReplayForm, Depends(replay_form)]
 
 
 def console_router(
@@ -173,64 +212,21 @@ def console_router(
         require_admin(request)
         return render(request, "tickets.html", {"tickets": await views.tickets(store)})
 
-    def replay_request(
-        integration: str, event_id: str, since: str, until: str, dry_run: bool
-    ) -> ReplayRequest:
-        try:
-            return ReplayRequest(
-                integration=integration,
-                event_id=event_id or None,
-                since=_when(since),
-                until=_when(until),
-                dry_run=dry_run,
-            )
-        except ValidationError as exc:
-            problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            raise ApiError(422, "invalid_replay", problem) from None
-
     @router.post("/replays/confirm", response_class=HTMLResponse)
-    async def confirm_replay(
-        request: Request,
-        integration: Annotated[str, Form()],
-        event_id: Annotated[str, Form()] = "",
-        since: Annotated[str, Form()] = "",
-        until: Annotated[str, Form()] = "",
-        back: Annotated[str, Form()] = "/failures",
-    ) -> HTMLResponse:
+    async def confirm_replay(request: Request, form: PostedReplayForm) -> HTMLResponse:
         require_form_post(request)
-        preview = await run_replay(
-            service, replay_request(integration, event_id, since, until, dry_run=True)
-        )
-        return render(
-            request,
-            "confirm.html",
-            {
-                "integration": integration,
-                "event_id": event_id,
-                "since": since,
-                "until": until,
-                "steps": preview.replays,
-                "back": _safe_next(back),
-            },
-        )
+        preview = await run_replay(service, form.replay_request(dry_run=True))
+        # The confirmation page posts the same form again, to `/replays`.
+        return render(request, "confirm.html", {**asdict(form), "steps": preview.replays})
 
     @router.post("/replays", response_class=HTMLResponse)
-    async def replay(
-        request: Request,
-        integration: Annotated[str, Form()],
-        event_id: Annotated[str, Form()] = "",
-        since: Annotated[str, Form()] = "",
-        until: Annotated[str, Form()] = "",
-        back: Annotated[str, Form()] = "/failures",
-    ) -> HTMLResponse:
+    async def replay(request: Request, form: PostedReplayForm) -> HTMLResponse:
         require_form_post(request)
-        answer = await run_replay(
-            service, replay_request(integration, event_id, since, until, dry_run=False)
-        )
+        answer = await run_replay(service, form.replay_request(dry_run=False))
         return render(
             request,
             "replayed.html",
-            {"answer": answer, "integration": integration, "back": _safe_next(back)},
+            {"answer": answer, "integration": form.integration, "back": form.back},
         )
 
     return router

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -13,6 +12,7 @@ from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
 from services.circle_sync.integration import CircleIntegration
 from services.circle_sync.settings import CircleSettings
+from tests.integration.in_process import add_provider_fault, integration_factory, provider_state
 
 CIRCLE_TOKEN = "test-circle-token"
 
@@ -24,22 +24,14 @@ def sandbox() -> FastAPI:
 
 @pytest.fixture
 async def make_circle(sandbox: FastAPI) -> AsyncIterator[Callable[..., CircleIntegration]]:
-    made: list[CircleIntegration] = []
-
-    def make(**overrides: Any) -> CircleIntegration:
-        values = {
-            "env": "local",
-            "circle_base_url": "http://sandbox/circle",
-            "circle_token": CIRCLE_TOKEN,
-        }
-        settings = CircleSettings(**{**values, **overrides})
-        integration = CircleIntegration(settings, transport=httpx.ASGITransport(app=sandbox))
-        made.append(integration)
-        return integration
-
-    yield make
-    for integration in made:
-        await integration.aclose()
+    async with integration_factory(
+        sandbox,
+        CircleIntegration,
+        CircleSettings,
+        circle_base_url="http://sandbox/circle",
+        circle_token=CIRCLE_TOKEN,
+    ) as make:
+        yield make
 
 
 @pytest.fixture
@@ -48,18 +40,8 @@ def circle(make_circle: Callable[..., CircleIntegration]) -> CircleIntegration:
 
 
 async def circle_state(sandbox: FastAPI) -> dict[str, Any]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox"
-    ) as client:
-        response = await client.get("/_sandbox/state")
-        response.raise_for_status()
-        circle: dict[str, Any] = response.json()["circle"]
-        return circle
+    return await provider_state(sandbox, "circle")
 
 
 async def add_fault(sandbox: FastAPI, **fault: Any) -> None:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox"
-    ) as client:
-        response = await client.post("/_sandbox/faults", json={"provider": "circle", **fault})
-        response.raise_for_status()
+    await add_provider_fault(sandbox, "circle", **fault)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -13,6 +12,7 @@ from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
 from services.crm_sync.integration import CrmIntegration
 from services.crm_sync.settings import CrmSettings
+from tests.integration.in_process import add_provider_fault, integration_factory, provider_state
 
 HUBSPOT_TOKEN = "test-hubspot-token"
 
@@ -24,22 +24,14 @@ def sandbox() -> FastAPI:
 
 @pytest.fixture
 async def make_crm(sandbox: FastAPI) -> AsyncIterator[Callable[..., CrmIntegration]]:
-    made: list[CrmIntegration] = []
-
-    def make(**overrides: Any) -> CrmIntegration:
-        values = {
-            "env": "local",
-            "hubspot_base_url": "http://sandbox/hubspot",
-            "hubspot_token": HUBSPOT_TOKEN,
-        }
-        settings = CrmSettings(**{**values, **overrides})
-        integration = CrmIntegration(settings, transport=httpx.ASGITransport(app=sandbox))
-        made.append(integration)
-        return integration
-
-    yield make
-    for integration in made:
-        await integration.aclose()
+    async with integration_factory(
+        sandbox,
+        CrmIntegration,
+        CrmSettings,
+        hubspot_base_url="http://sandbox/hubspot",
+        hubspot_token=HUBSPOT_TOKEN,
+    ) as make:
+        yield make
 
 
 @pytest.fixture
@@ -47,19 +39,9 @@ def crm(make_crm: Callable[..., CrmIntegration]) -> CrmIntegration:
     return make_crm()
 
 
-async def control(sandbox: FastAPI, method: str, path: str, **kwargs: Any) -> Any:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox"
-    ) as client:
-        response = await client.request(method, path, **kwargs)
-        response.raise_for_status()
-        return response.json()
-
-
 async def hubspot_state(sandbox: FastAPI) -> dict[str, Any]:
-    state: dict[str, Any] = (await control(sandbox, "GET", "/_sandbox/state"))["hubspot"]
-    return state
+    return await provider_state(sandbox, "hubspot")
 
 
 async def add_fault(sandbox: FastAPI, **fault: Any) -> None:
-    await control(sandbox, "POST", "/_sandbox/faults", json={"provider": "hubspot", **fault})
+    await add_provider_fault(sandbox, "hubspot", **fault)
