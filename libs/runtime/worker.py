@@ -42,7 +42,7 @@ from libs.contracts import (
 
 from .broker import key
 from .dedupe import DedupeStore
-from .errors import ProviderAuthError, ProviderError
+from .errors import PermanentProviderError, ProviderAuthError, ProviderError
 from .integration import Integration, Mode, WorkerSettings, in_rollout
 from .logging import email_hash, get_logger
 from .offsets import commit, hand_back
@@ -209,7 +209,7 @@ class WorkerLoop:
         while True:
             attempt += 1
             try:
-                actions = await self.integration.sync(event, dry_run=dry_run)
+                actions = await self._sync_once(event, dry_run=dry_run)
             except ProviderError as error:
                 self._count_failed_attempt(error)
                 reason = "rate_limit" if is_rate_limit(error) else "error"
@@ -246,6 +246,21 @@ class WorkerLoop:
             for action in actions:
                 self.metrics.actions.labels(self.name, _kind(action), "done").inc()
             return self._result(event, SyncOutcome.SYNCED, actions=actions, attempts=attempt)
+
+    async def _sync_once(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
+        try:
+            return await self.integration.sync(event, dry_run=dry_run)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            # A bug, or a provider reply we cannot read: the same code on the same data gives
+            # the same answer, so handing it back would block the partition forever. It fails
+            # the step instead (a ticket; a replay once fixed). Integrations touch no store or
+            # Kafka, so this is never our own infrastructure failing.
+            log.exception("sync_crashed", integration=self.name, event_id=event.event_id)
+            raise PermanentProviderError(
+                self.name, f"internal error: {type(exc).__name__}: {exc}"[:300], code="internal"
+            ) from exc
 
     def _count_failed_attempt(self, error: ProviderError) -> None:
         action = _kind(error.action) if error.action else "read"

@@ -211,6 +211,16 @@ async def test_permanent_errors_fail_on_the_first_attempt(status: int) -> None:
     assert world.attempts("read", outcome) == 1
 
 
+async def test_a_crash_inside_the_integration_fails_the_step_instead_of_blocking() -> None:
+    world = World([KeyError("members")])  # type: ignore[list-item]  # e.g. an unexpected reply
+    result = await world.loop.process(event())
+    assert (result.outcome, result.attempts) == ("failed", 1)
+    [failure] = world.broker.on(FAILED)
+    assert failure["error"]["code"] == "internal"
+    assert "KeyError" in failure["error"]["message"]
+    assert world.dedupe.processed == {"evt_1": "failed"}  # committed: the partition moves on
+
+
 async def test_the_failing_action_is_named() -> None:
     error = e503()
     error.action = "add_access_group:Members"
