@@ -48,7 +48,8 @@ stack-test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)'
 
 # The image recipe, the Kubernetes manifests and the alerts, checked offline: kustomize build of
-# both overlays, schema validation (kubeconform, Strimzi), promtool check/test rules. The tools
+# both overlays, schema validation (kubeconform, Strimzi), promtool check/test rules, and that the
+# generated files are up to date (deploy/k8s/render.py, deploy/monitoring/render.py). The tools
 # are provisioned into .cache/deploy on first use (deploy/k8s/tools.sh).
 deploy-check: venv
 	@deploy/k8s/tools.sh

@@ -4,9 +4,12 @@ and runs these; without the tools they fail, and say how to get them."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -27,15 +30,52 @@ def tool(name: str) -> str:
     pytest.fail(f"{name} is missing: run `make deploy-check` (deploy/k8s/tools.sh)", pytrace=False)
 
 
-def build(overlay: str) -> str:
+def load_render() -> ModuleType:
+    """deploy/k8s/render.py (a script, not a package) as a module."""
+    spec = importlib.util.spec_from_file_location("k8s_render", REPO / "deploy/k8s/render.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(overlay: str, root: Path = REPO) -> str:
     result = subprocess.run(
-        [tool("kustomize"), "build", str(REPO / "deploy" / "k8s" / "overlays" / overlay)],
+        [tool("kustomize"), "build", str(root / "deploy" / "k8s" / "overlays" / overlay)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, f"kustomize build {overlay} failed:\n{result.stderr}"
     return result.stdout
+
+
+def kubeconform(text: str) -> subprocess.CompletedProcess[str]:
+    """Validate `kustomize build` output offline: strict built-in schemas and the CRDs'."""
+    schemas = TOOLS / "schemas"
+    return subprocess.run(
+        [
+            tool("kubeconform"),
+            "-strict",
+            "-summary",
+            "-output",
+            "text",
+            "-skip",
+            "KafkaTopic",  # checked with Strimzi's own schema (validate_kafkatopics.mjs)
+            "-schema-location",
+            f"{schemas}/k8s/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
+            "-schema-location",
+            f"{schemas}/crds/{{{{ .Group }}}}/"
+            "{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json",
+            "-",
+        ],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from dockerfile_parse import DockerfileParser
 
+from libs.contracts.topics import INTEGRATIONS
+
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("ingest", "support", "circle_sync", "convertkit_sync", "crm_sync")
+SERVICES = ("ingest", "support", *(f"{name}_sync" for name in INTEGRATIONS))
 SECRET_WORDS = re.compile(r"TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 BUILD_TOOLS = re.compile(
     r"\b(gcc|g\+\+|cc|make|build-essential|clang|cargo|rustc|python3?-dev|libc6?-dev|"
