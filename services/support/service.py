@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,6 +75,20 @@ class Replayed:
     replay_id: str
 
 
+#: how long to leave Zendesk alone after a 429: its Retry-After, within these bounds
+ZENDESK_PAUSE_DEFAULT_SECONDS = 10.0
+ZENDESK_PAUSE_MAX_SECONDS = 300.0
+
+
+def zendesk_pause_seconds(error: ProviderError) -> float:
+    """A 429 pauses every Zendesk call (the limit is per account, not per ticket) for the
+    `Retry-After` it named; other errors pause nothing."""
+    if error.status != 429:
+        return 0.0
+    wanted = error.retry_after if error.retry_after is not None else ZENDESK_PAUSE_DEFAULT_SECONDS
+    return min(max(wanted, 0.0), ZENDESK_PAUSE_MAX_SECONDS)
+
+
 class SupportService:
     def __init__(
         self,
@@ -93,6 +108,8 @@ class SupportService:
         self.console_url = console_url
         self.integrations = integrations
         self.timeline_limit = timeline_limit
+        #: monotonic time before which Zendesk is not called (it answered 429)
+        self.zendesk_paused_until = 0.0
 
     # --- intake -------------------------------------------------------------------------------
 
@@ -219,6 +236,8 @@ class SupportService:
 
     async def run_effects(self, customer_id: str, integration: str) -> None:
         """Carry out what the record still calls for; whatever fails stays pending."""
+        if time.monotonic() < self.zendesk_paused_until:
+            return  # Zendesk asked us to wait: the sweeper carries these out afterwards
         record = await self.store.load_record(customer_id, integration)
         for incident in record.incidents:
             for effect in pending_effects(incident):
@@ -231,6 +250,9 @@ class SupportService:
                         else ("transient" if exc.retryable else "permanent")
                     )
                     self.metrics.zendesk_errors.labels(effect.value, kind).inc()
+                    pause = zendesk_pause_seconds(exc)
+                    if pause:
+                        self.zendesk_paused_until = time.monotonic() + pause
                     log.warning(
                         "effect_failed",
                         customer_id=customer_id,
