@@ -7,10 +7,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiokafka import TopicPartition
 from faststream.kafka import KafkaMessage
 from faststream.message import AckStatus
+from pydantic import BaseModel, ValidationError
 
 from .logging import get_logger
 
@@ -33,3 +36,34 @@ async def hand_back(msg: KafkaMessage, delay_seconds: float = 1.0) -> None:
     """Do not commit; seek back so the same consumer reads the message again after a pause."""
     await asyncio.sleep(delay_seconds)
     await msg.nack()
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def consume(
+    msg: KafkaMessage,
+    model: type[M],
+    take: Callable[[M], Awaitable[Any]],
+    kind: str,
+    count: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Read one message, act on it, then commit exactly it. A message no version of this code
+    can read is skipped loudly (retrying cannot help); a failure of the action hands it back.
+    `count` hears the outcome: ok, unreadable or handed_back."""
+    try:
+        message = model.model_validate_json(msg.body)
+    except ValidationError as exc:
+        log.error("message_unreadable", kind=kind, error=str(exc)[:300])
+        count("unreadable")
+        await commit(msg)
+        return
+    try:
+        await take(message)
+    except Exception:
+        log.exception("handed_back", kind=kind, event_id=getattr(message, "event_id", None))
+        count("handed_back")
+        await hand_back(msg)
+        return
+    count("ok")
+    await commit(msg)

@@ -20,12 +20,12 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from libs.runtime.logging import email_hash, get_logger
+from libs.runtime.logging import get_logger
 
 from .canonical import CanonicalCustomer, apply_change, customer_event, stripe_source
 from .normalize import StripeChange, normalize
-from .service import IngestService
-from .store import Finished, IngestStore, new_customer_id
+from .service import IngestService, log_applied
+from .store import Finished, IngestStore, identity_keys, new_customer_id
 
 log = get_logger()
 
@@ -144,7 +144,7 @@ class ApplyStage:
         else:
             applied = apply_change(customer, change)
             customer = applied.customer
-            outcome = "stale" if applied.stale else ("applied" if applied.changed else "no_change")
+            outcome = applied.outcome
             changed = applied.changed
         batch.working[owner] = customer
         outbox = (
@@ -181,18 +181,7 @@ class ApplyStage:
             ]
         )
         for change, owner, outcome, _ in batch.done:
-            customer = batch.working[owner]
-            log.info(
-                "webhook_applied",
-                event_id=change.event_id,
-                customer_id=owner,
-                email_hash=email_hash(customer.email),
-                type=change.event_type,
-                lifecycle=customer.lifecycle,
-                version=customer.version,
-                outcome=outcome,
-                path="batch",
-            )
+            log_applied(change.event_id, batch.working[owner], change, outcome, path="batch")
 
     async def _apply_one(self, change: StripeChange, items: list[tuple[str, Any]]) -> None:
         body = next(body for event_id, body in items if event_id == change.event_id)
@@ -207,9 +196,4 @@ class ApplyStage:
 
 
 def _keys(change: StripeChange) -> list[str]:
-    keys = []
-    if change.stripe_customer_id:
-        keys.append(f"stripe:{change.stripe_customer_id}")
-    if change.email:
-        keys.append(f"email:{change.email.strip().lower()}")
-    return keys
+    return identity_keys(change.stripe_customer_id, change.email)

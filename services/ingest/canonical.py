@@ -76,6 +76,11 @@ class Applied(BaseModel):
     changed: bool  # something downstream systems care about changed: publish
     stale: bool  # the event is older than what last moved the lifecycle
 
+    @property
+    def outcome(self) -> str:
+        """How the event's record reports it: stale, applied or no_change."""
+        return "stale" if self.stale else ("applied" if self.changed else "no_change")
+
 
 def _merge(existing: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*existing, *new)))[-RECENT_LIMIT:]

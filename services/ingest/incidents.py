@@ -12,19 +12,17 @@ from __future__ import annotations
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import ValidationError
 
 from libs.contracts import SUPPORT_INCIDENTS, IncidentChanged, IncidentStatus
 from libs.runtime.logging import get_logger
-from libs.runtime.offsets import commit, hand_back
+from libs.runtime.offsets import consume
 
 from .canonical import CanonicalCustomer
 from .settings import IngestSettings
-from .store import ConcurrentUpdate, IngestStore
+from .store import IngestStore
 
 log = get_logger()
 
-_MAX_CAS_TRIES = 20
 #: open incidents remembered per customer (one per integration at most, in practice)
 _OPEN_LIMIT = 20
 
@@ -38,27 +36,21 @@ def apply_incident(customer: CanonicalCustomer, change: IncidentChanged) -> Cano
 
 
 async def record_incident(store: IngestStore, change: IncidentChanged) -> None:
-    for _ in range(_MAX_CAS_TRIES):
-        customer = await store.load_customer(change.customer_id)
-        if customer is None:
-            log.warning("incident_for_unknown_customer", customer_id=change.customer_id)
-            return
-        updated = apply_incident(customer, change)
-        if updated == customer:
-            return
-        try:
-            await store.save_customer(customer, updated)
-        except ConcurrentUpdate:
-            continue
+    written = await store.update_customer(
+        change.customer_id, lambda customer: apply_incident(customer, change)
+    )
+    if written is None:
+        log.warning("incident_for_unknown_customer", customer_id=change.customer_id)
+        return
+    before, after = written
+    if after != before:
         log.info(
             "needs_support_changed",
             customer_id=change.customer_id,
             integration=change.integration,
             incident_id=change.incident_id,
-            needs_support=updated.needs_support,
+            needs_support=after.needs_support,
         )
-        return
-    raise ConcurrentUpdate(change.customer_id)
 
 
 def subscribe_incidents(broker: KafkaBroker, store: IngestStore, settings: IngestSettings) -> None:
@@ -69,16 +61,4 @@ def subscribe_incidents(broker: KafkaBroker, store: IngestStore, settings: Inges
         auto_offset_reset="earliest",
     )
     async def on_incident_changed(msg: KafkaMessage) -> None:
-        try:
-            change = IncidentChanged.model_validate_json(msg.body)
-        except ValidationError as exc:
-            log.error("message_unreadable", topic=SUPPORT_INCIDENTS, error=str(exc)[:300])
-            await commit(msg)
-            return
-        try:
-            await record_incident(store, change)
-        except Exception:
-            log.exception("handed_back", topic=SUPPORT_INCIDENTS, customer_id=change.customer_id)
-            await hand_back(msg)
-            return
-        await commit(msg)
+        await consume(msg, IncidentChanged, lambda c: record_incident(store, c), SUPPORT_INCIDENTS)

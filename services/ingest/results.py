@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import ValidationError
 
 from libs.contracts import SYNC_RESULTS, SyncResult
-from libs.runtime.logging import get_logger
-from libs.runtime.offsets import commit, hand_back
+from libs.runtime.offsets import consume
 
 from .service import IngestService
 from .settings import IngestSettings
-
-log = get_logger()
 
 
 def subscribe_results(
@@ -29,16 +25,4 @@ def subscribe_results(
         max_workers=2,
     )
     async def on_sync_result(msg: KafkaMessage) -> None:
-        try:
-            result = SyncResult.model_validate_json(msg.body)
-        except ValidationError as exc:
-            log.error("message_unreadable", topic=SYNC_RESULTS, error=str(exc)[:300])
-            await commit(msg)
-            return
-        try:
-            await service.record_result(result, enabled)
-        except Exception:
-            log.exception("handed_back", topic=SYNC_RESULTS, event_id=result.event_id)
-            await hand_back(msg)
-            return
-        await commit(msg)
+        await consume(msg, SyncResult, lambda r: service.record_result(r, enabled), SYNC_RESULTS)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
 
-from libs.contracts import CUSTOMER_EVENTS, Source, SyncResult
+from libs.contracts import CUSTOMER_EVENTS, Lifecycle, Source, SyncResult
 from libs.runtime.broker import key
 from libs.runtime.logging import email_hash, get_logger
 
@@ -29,12 +29,10 @@ from .canonical import (
 from .intake import EventIntake
 from .metrics import IngestMetrics
 from .normalize import NotAStripeEvent, StripeChange, normalize, parse_event, stripe_id_of
-from .store import ConcurrentUpdate, IngestStore, new_customer_id
+from .store import MAX_CAS_TRIES, ConcurrentUpdate, IngestStore, new_customer_id
 from .stripe_api import StripeApi
 
 log = get_logger()
-
-_MAX_CAS_TRIES = 20
 
 
 class Stage(Protocol):
@@ -48,6 +46,22 @@ class Accepted:
     event_id: str
     event_type: str
     duplicate: bool
+
+
+def log_applied(
+    event_id: str, customer: CanonicalCustomer, change: StripeChange, outcome: str, *, path: str
+) -> None:
+    log.info(
+        "webhook_applied",
+        event_id=event_id,
+        customer_id=customer.customer_id,
+        email_hash=email_hash(customer.email),
+        type=change.event_type,
+        lifecycle=customer.lifecycle,
+        version=customer.version,
+        outcome=outcome,
+        path=path,
+    )
 
 
 class IngestService:
@@ -111,7 +125,7 @@ class IngestService:
             await self.store.mark_applied(event_id, None, "unresolved", None)
             log.warning("customer_unresolved", event_id=event_id, type=change.event_type)
             return None
-        for _ in range(_MAX_CAS_TRIES):
+        for _ in range(MAX_CAS_TRIES):
             customer = await self.store.load_customer(customer_id)
             if customer is None:  # identity claimed, record not yet written (crash in between)
                 await self.store.ensure_customer(
@@ -120,7 +134,7 @@ class IngestService:
                 continue
             if event_id in customer.recent_event_ids:
                 # Applied before a crash: publish what the customer is now.
-                return await self._finish(event_id, customer, change, changed=True, stale=False)
+                return await self._finish(event_id, customer, change, "applied", changed=True)
             applied = apply_change(customer, change)
             try:
                 await self.store.save_customer(customer, applied.customer)
@@ -133,7 +147,7 @@ class IngestService:
                     customer_id,
                 )
             return await self._finish(
-                event_id, applied.customer, change, changed=applied.changed, stale=applied.stale
+                event_id, applied.customer, change, applied.outcome, changed=applied.changed
             )
         raise ConcurrentUpdate(customer_id)
 
@@ -142,27 +156,17 @@ class IngestService:
         event_id: str,
         customer: CanonicalCustomer,
         change: StripeChange,
+        outcome: str,
         *,
         changed: bool,
-        stale: bool,
     ) -> str | None:
-        outcome = "stale" if stale else ("applied" if changed else "no_change")
         if not change.handled:
             outcome = "ignored"
         outbox = None
         if changed:
             outbox = customer_event(customer, stripe_source(change)).to_bytes().decode()
         await self.store.mark_applied(event_id, customer.customer_id, outcome, outbox)
-        log.info(
-            "webhook_applied",
-            event_id=event_id,
-            customer_id=customer.customer_id,
-            email_hash=email_hash(customer.email),
-            type=change.event_type,
-            lifecycle=customer.lifecycle,
-            version=customer.version,
-            outcome=outcome,
-        )
+        log_applied(event_id, customer, change, outcome, path="one")
         return outbox
 
     async def resolve_customer(self, change: StripeChange) -> str | None:
@@ -205,13 +209,10 @@ class IngestService:
 
     async def record_result(self, result: SyncResult, enabled: tuple[str, ...]) -> None:
         """Keep the integration's status; when the last enabled one confirms, paid → active."""
-        for _ in range(_MAX_CAS_TRIES):
-            customer = await self.store.load_customer(result.customer_id)
-            if customer is None:
-                log.warning("result_for_unknown_customer", customer_id=result.customer_id)
-                return
-            error = result.error.message if result.error else None
-            updated, confirmed = apply_result(
+        error = result.error.message if result.error else None
+
+        def record(customer: CanonicalCustomer) -> CanonicalCustomer:
+            updated, _ = apply_result(
                 customer,
                 result.integration,
                 result.outcome,
@@ -221,16 +222,15 @@ class IngestService:
                 result.at,
                 enabled,
             )
-            if updated == customer:
-                return
-            try:
-                await self.store.save_customer(customer, updated)
-            except ConcurrentUpdate:
-                continue
-            if confirmed:
-                await self._publish_internal(updated, "integrations.confirmed")
+            return updated
+
+        written = await self.store.update_customer(result.customer_id, record)
+        if written is None:
+            log.warning("result_for_unknown_customer", customer_id=result.customer_id)
             return
-        raise ConcurrentUpdate(result.customer_id)
+        before, after = written
+        if before.lifecycle is Lifecycle.PAID and after.lifecycle is Lifecycle.ACTIVE:
+            await self._publish_internal(after, "integrations.confirmed")
 
     async def _publish_internal(self, customer: CanonicalCustomer, event_type: str) -> None:
         """A change Switchboard made itself goes through the same outbox as a webhook's."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +33,10 @@ def now() -> datetime:
 
 def new_customer_id() -> str:
     return "cust_" + secrets.token_hex(10)
+
+
+#: compare-and-set attempts before giving up (the message is then handed back and retried)
+MAX_CAS_TRIES = 20
 
 
 class ConcurrentUpdate(Exception):
@@ -179,12 +184,7 @@ class IngestStore:
     async def find_customer_id(
         self, *, stripe_customer_id: str | None, email: str | None
     ) -> str | None:
-        keys = []
-        if stripe_customer_id:
-            keys.append(f"stripe:{stripe_customer_id}")
-        if email:
-            keys.append(f"email:{email.strip().lower()}")
-        for key in keys:
+        for key in identity_keys(stripe_customer_id, email):
             found = await self.identities.find_one({"_id": key})
             if found:
                 return str(found["customer_id"])
@@ -296,6 +296,26 @@ class IngestStore:
         customer_id = await self.find_customer_id(stripe_customer_id=None, email=email)
         return await self.load_customer(customer_id) if customer_id else None
 
+    async def update_customer(
+        self, customer_id: str, change: Callable[[CanonicalCustomer], CanonicalCustomer]
+    ) -> tuple[CanonicalCustomer, CanonicalCustomer] | None:
+        """Read, change, compare-and-set; on a concurrent write, read again and redo `change`.
+        Returns (before, after) as written (nothing is written when they are equal), or None
+        for an unknown customer."""
+        for _ in range(MAX_CAS_TRIES):
+            before = await self.load_customer(customer_id)
+            if before is None:
+                return None
+            after = change(before)
+            if after == before:
+                return before, after
+            try:
+                await self.save_customer(before, after)
+            except ConcurrentUpdate:
+                continue
+            return before, after
+        raise ConcurrentUpdate(customer_id)
+
     async def save_customer(self, before: CanonicalCustomer, after: CanonicalCustomer) -> None:
         """Compare-and-set on `revision`, which grows on every write (unlike `version`, which
         grows only when downstream systems must change), so two writers never both succeed."""
@@ -305,6 +325,17 @@ class IngestStore:
         )
         if result.matched_count == 0:
             raise ConcurrentUpdate(before.customer_id)
+
+
+def identity_keys(stripe_customer_id: str | None, email: str | None) -> list[str]:
+    """The identity records that point at a customer, in the order they decide: the Stripe
+    customer first, then the email (compared case-insensitively)."""
+    keys = []
+    if stripe_customer_id:
+        keys.append(f"stripe:{stripe_customer_id}")
+    if email:
+        keys.append(f"email:{email.strip().lower()}")
+    return keys
 
 
 def _customer_fields(customer: CanonicalCustomer, revision: int) -> Document:
