@@ -9,11 +9,13 @@ and stop them all together. Used by `make run` (as a script) and by the end-to-e
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -79,6 +81,11 @@ class Stack:
     log_dir: Path
     python: str = sys.executable
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: set by `stop`; the supervisor restarts nothing after it
+    stopping: threading.Event = field(default_factory=threading.Event)
+    #: (service, exit code) of every restart the supervisor made, in order
+    restarts: list[tuple[str, int]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, timeout: float = 60.0) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +102,7 @@ class Stack:
             self.wait_healthy(spec, deadline)
 
     def start_one(self, spec: ServiceSpec, extra_env: dict[str, str] | None = None) -> None:
+        self.stopping.clear()
         env = {**self.env, **(extra_env or {}), spec.env_port: str(spec.port)}
         log = (self.log_dir / f"{spec.name}.log").open("ab")
         self.processes[spec.name] = subprocess.Popen(  # noqa: S603 - our own modules
@@ -140,7 +148,64 @@ class Stack:
         self.start_one(spec, extra_env)
         self.wait_healthy(spec, time.monotonic() + timeout)
 
+    def start_supervisor(self, backoff: Backoff | None = None) -> threading.Thread:
+        """Restart any service that exits, as Kubernetes would, until `stop`: one JSON log line
+        per restart and a backoff that doubles while a service keeps dying."""
+        policy = backoff or Backoff()
+        thread = threading.Thread(
+            target=self._supervise, args=(policy,), name="supervisor", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _supervise(self, policy: Backoff) -> None:
+        failures: dict[str, int] = {}
+        started: dict[str, float] = {name: time.monotonic() for name in self.processes}
+        due: dict[str, float] = {}
+        while not self.stopping.wait(0.2):
+            now = time.monotonic()
+            for spec in self.specs:
+                process = self.processes.get(spec.name)
+                if process is None or process.poll() is None:
+                    if now - started.get(spec.name, now) > policy.reset_after:
+                        failures.pop(spec.name, None)
+                    continue
+                if spec.name not in due:
+                    count = failures.get(spec.name, 0)
+                    delay = policy.delay(count)
+                    due[spec.name] = now + delay
+                    _say(
+                        "service_exited",
+                        service=spec.name,
+                        exit_code=process.returncode,
+                        restart_in_seconds=round(delay, 2),
+                        restarts=count,
+                    )
+                    continue
+                if now < due[spec.name]:
+                    continue
+                with self._lock:
+                    if self.stopping.is_set():
+                        return
+                    del due[spec.name]
+                    failures[spec.name] = failures.get(spec.name, 0) + 1
+                    self.restarts.append((spec.name, process.returncode))
+                    self.start_one(spec)
+                    started[spec.name] = time.monotonic()
+                _say("service_restarted", service=spec.name, restarts=failures[spec.name])
+
+    def wait_running(self, name: str, timeout: float = 60.0) -> None:
+        """Wait until `name` answers its health check again (after a kill, say)."""
+        spec = next(s for s in self.specs if s.name == name)
+        deadline = time.monotonic() + timeout
+        while not healthy(spec.port):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not become healthy on port {spec.port}")
+            time.sleep(0.1)
+
     def stop(self, grace: float = 20.0) -> None:
+        with self._lock:
+            self.stopping.set()
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -151,6 +216,24 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long the supervisor waits before restarting a service that exited."""
+
+    first: float = 0.5
+    most: float = 10.0
+    #: a service that stayed up this long starts again from `first`
+    reset_after: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        return min(self.first * 2**failures, self.most)
+
+
+def _say(event: str, **fields: object) -> None:
+    """The launcher's own log line: one JSON object, like every service's."""
+    print(json.dumps({"event": event, "service": "launcher", **fields}), flush=True)
 
 
 def local_env() -> dict[str, str]:
@@ -166,7 +249,10 @@ def main() -> int:
     args = parser.parse_args()
     started = time.monotonic()
     run_dir = Path(os.environ.get("SWITCHBOARD_LOCAL_RUN_DIR", REPO / ".run" / "local"))
-    stack = Stack(default_specs(), local_env(), run_dir / "logs")
+    # An offset moves every service's port at once (tests run a second launcher beside `make run`).
+    offset = int(os.environ.get("SWITCHBOARD_LOCAL_PORT_OFFSET", "0"))
+    ports = {spec.name: spec.port + offset for spec in default_specs()}
+    stack = Stack(default_specs(ports), local_env(), run_dir / "logs")
     print("starting the sandbox and services ...", flush=True)
     stack.start()
     elapsed = time.monotonic() - started
@@ -178,7 +264,7 @@ def main() -> int:
         "  .venv/bin/python -m sandbox.trigger purchase --email jane@example.com\n"
         "Then see the Circle member:\n"
         "  curl -s http://127.0.0.1:8070/_sandbox/state\n"
-        "\nCtrl-C stops everything.",
+        "\nA service that exits is restarted. Ctrl-C stops everything.",
         flush=True,
     )
     if args.check:
@@ -192,13 +278,11 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    # A service that exits is restarted with a backoff (as Kubernetes restarts a pod); only
+    # Ctrl-C stops everything.
+    stack.start_supervisor()
     try:
         while not stop:
-            for name, process in stack.processes.items():
-                if process.poll() is not None:
-                    print(f"error: {name} exited with {process.returncode}; stopping.")
-                    print(stack.log_tail(name))
-                    stop = True
             time.sleep(0.5)
     finally:
         print("\nstopping services ...", flush=True)

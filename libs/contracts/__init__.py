@@ -4,12 +4,15 @@ Pure: imports pydantic and the standard library only, never a broker, database o
 """
 
 from .lifecycle import (
+    HISTORY_LIMIT,
     PROVIDER_SIGNALS,
     CustomerState,
     Lifecycle,
     Signal,
+    SignalRecord,
     Transition,
-    decides,
+    fold,
+    has_access,
     next_lifecycle,
     transition,
 )
@@ -36,6 +39,7 @@ from .topics import (
 
 __all__ = [
     "CUSTOMER_EVENTS",
+    "HISTORY_LIMIT",
     "INTEGRATIONS",
     "PROVIDER_SIGNALS",
     "SUPPORT_INCIDENTS",
@@ -49,13 +53,15 @@ __all__ = [
     "Lifecycle",
     "ProviderIds",
     "Signal",
+    "SignalRecord",
     "Source",
     "SyncFailure",
     "SyncOutcome",
     "SyncResult",
     "Transition",
-    "decides",
     "failure_topic",
+    "fold",
+    "has_access",
     "next_lifecycle",
     "replay_topic",
     "transition",

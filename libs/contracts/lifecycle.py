@@ -5,22 +5,26 @@ state machine then decides, from the customer's current state and the signal's t
 lifecycle becomes. Every (lifecycle, signal) pair has an entry in `_TABLE`, so no combination is
 left undefined; a test enumerates them all.
 
-Ordering. Stripe delivers in any order, so the state keeps `lifecycle_at`, the provider time of the
-newest signal that decided the lifecycle, and a signal older than that is stale: recorded, never
-applied. A signal decides the lifecycle when it moves it, and also when it leaves it where it is
-because the lifecycle already says what the signal says about access (`_confirmed_by`): a refund
-on a lead ("no access as of t") must make an older purchase stale, or that purchase, delivered
-late, would grant access the refund took away. A signal whose meaning depends on what came before
-(a failed renewal on a lead, whose purchase has not arrived yet) decides nothing when it leaves
-the lifecycle alone, and records no time.
+Ordering. Stripe delivers in any order, and a redelivery can bring a purchase after its own
+refund. So the lifecycle is never moved by the newest arrival alone: the state keeps the
+customer's provider signals (`history`, sorted by provider time) and the lifecycle is the fold of
+the table over them, in time order. Whatever order the same signals arrive in, the lifecycle is
+the one they give in time order: a refund applied before its older purchase ends at `canceled`,
+exactly as when the purchase came first. The history is bounded (`HISTORY_LIMIT`); its oldest
+signals are folded into a base state, and a signal older than the base is stale: recorded,
+never applied.
+
+`INTEGRATIONS_CONFIRMED` is Switchboard's own signal, not the provider's: it enters the history
+right after the newest provider signal known when the confirmation came, so a provider signal
+that is older still folds in before it.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Lifecycle(StrEnum):
@@ -114,32 +118,42 @@ _TABLE: Final[dict[Signal, dict[Lifecycle, Lifecycle]]] = {
 PROVIDER_SIGNALS: Final = frozenset(S) - {S.INTEGRATIONS_CONFIRMED}
 
 _HAS_ACCESS: Final = frozenset({L.PAID, L.ACTIVE, L.PAST_DUE})
-_NO_ACCESS: Final = frozenset(L) - _HAS_ACCESS
+
+#: At the same provider second, the order in which signals fold: a payment before what ends it,
+#: and Switchboard's confirmation after every provider signal it could have seen.
+_SAME_SECOND_RANK: Final = {
+    S.PAYMENT_SUCCEEDED: 0,
+    S.SUBSCRIPTION_ACTIVE: 0,
+    S.SUBSCRIPTION_RESUMED: 1,
+    S.PAYMENT_FAILED: 2,
+    S.SUBSCRIPTION_PAST_DUE: 2,
+    S.SUBSCRIPTION_PAUSED: 3,
+    S.SUBSCRIPTION_CANCELED: 4,
+    S.REFUNDED: 4,
+    S.DISPUTED: 4,
+    S.NONE: 5,
+    S.INTEGRATIONS_CONFIRMED: 6,
+}
+
+#: signals kept in a customer's history; older ones are folded into its base state
+HISTORY_LIMIT: Final = 100
 
 
-def _confirmed_by(signal: Signal) -> frozenset[Lifecycle]:
-    """The lifecycles in which `signal`, leaving the lifecycle where it is, still decides it.
-
-    Only a signal whose outcome for access does not depend on the state it finds can: a payment
-    always grants access, a cancel, full refund, chargeback or pause always ends it, whatever came
-    before. So, whatever an older signal did, this one has the last word on access, and it confirms
-    the lifecycles that already agree with it. Every other signal's outcome depends on history
-    (a subscription turning `active` does not undo a refund; a failed renewal means nothing to a
-    lead): leaving the lifecycle alone, it decides nothing, so an older signal that arrives later
-    still applies.
-    """
-    if signal not in PROVIDER_SIGNALS:
-        return frozenset()
-    outcomes = {_TABLE[signal][state] in _HAS_ACCESS for state in L}
-    if outcomes == {True}:
-        return _HAS_ACCESS
-    if outcomes == {False}:
-        return _NO_ACCESS
-    return frozenset()
+def has_access(lifecycle: Lifecycle) -> bool:
+    return lifecycle in _HAS_ACCESS
 
 
-#: per signal, where it records its time without moving the lifecycle (see `_confirmed_by`)
-_CONFIRMS: Final = {signal: _confirmed_by(signal) for signal in S}
+class SignalRecord(BaseModel):
+    """One signal in a customer's history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: int  # provider time (unix seconds); for a confirmation, the newest provider time known
+    signal: Signal
+    event_id: str = ""  # the event that carried it: duplicates are recognised, ties broken
+
+    def sort_key(self) -> tuple[int, int, str]:
+        return (self.at, _SAME_SECOND_RANK[self.signal], self.event_id)
 
 
 class CustomerState(BaseModel):
@@ -148,11 +162,27 @@ class CustomerState(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     lifecycle: Lifecycle = Lifecycle.LEAD
-    #: provider time (unix seconds) of the newest signal that decided the lifecycle: one that
-    #: moved it, or one the lifecycle already agreed with (`decides`)
+    #: provider time (unix seconds) of the newest signal in the history (or of the base)
     lifecycle_at: int = 0
     #: grows by one with every lifecycle change; never shrinks
     version: int = Field(default=0, ge=0)
+    #: the lifecycle before the oldest signal of `history`, and the time it holds from: a signal
+    #: older than `base_at` is stale
+    base: Lifecycle = Lifecycle.LEAD
+    base_at: int = 0
+    #: the signals that fold into `lifecycle`, in time order (`SignalRecord.sort_key`)
+    history: tuple[SignalRecord, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _base_is_the_lifecycle_without_history(cls, data: Any) -> Any:
+        """A state given without history (or a record from before it was kept) stands as its
+        own base: its lifecycle, as of its time."""
+        if isinstance(data, dict) and not data.get("history"):
+            data = {**data}
+            data.setdefault("base", data.get("lifecycle", Lifecycle.LEAD))
+            data.setdefault("base_at", data.get("lifecycle_at", 0))
+        return data
 
 
 class Transition(BaseModel):
@@ -162,8 +192,11 @@ class Transition(BaseModel):
 
     before: CustomerState
     after: CustomerState
-    #: the signal is older than what last decided the lifecycle, so it was recorded, not applied
+    #: the signal is older than the newest one already known: it arrived out of order. It still
+    #: folds into the lifecycle in its place, unless it is older than the base (`applied`).
     stale: bool
+    #: the signal entered the history (False: older than the base, a duplicate, or no signal)
+    applied: bool = True
 
     @property
     def moved(self) -> bool:
@@ -175,29 +208,48 @@ def next_lifecycle(current: Lifecycle, signal: Signal) -> Lifecycle:
     return _TABLE[signal][current]
 
 
-def decides(current: Lifecycle, signal: Signal) -> bool:
-    """Whether `signal`, applied to `current`, decides the lifecycle (and so records its time):
-    it moves it, or the lifecycle already says what the signal says."""
-    if signal not in PROVIDER_SIGNALS:
-        return False
-    return next_lifecycle(current, signal) is not current or current in _CONFIRMS[signal]
+def fold(base: Lifecycle, history: tuple[SignalRecord, ...]) -> Lifecycle:
+    """The lifecycle that `history`, in time order, gives from `base`."""
+    lifecycle = base
+    for record in sorted(history, key=SignalRecord.sort_key):
+        lifecycle = next_lifecycle(lifecycle, record.signal)
+    return lifecycle
 
 
-def transition(state: CustomerState, signal: Signal, occurred_at: int) -> Transition:
+def transition(
+    state: CustomerState, signal: Signal, occurred_at: int, event_id: str = ""
+) -> Transition:
     """Apply `signal`, which happened at `occurred_at` (provider time), to `state`.
 
-    A provider signal older than the one that last decided the lifecycle never moves it: Stripe
-    delivers in any order, so a late `invoice.payment_failed` must not undo a newer payment, and a
-    late purchase must not undo a newer refund. A newer signal that decides the lifecycle records
-    its time even when the lifecycle stays (`decides`). The version grows whenever the lifecycle
-    changes; callers bump it for other changes (email, products) too.
+    The signal takes its place in the history by time and the lifecycle is folded again, so
+    arrival order never matters. The version grows whenever the lifecycle changes; callers bump
+    it for other changes (email, products) too.
     """
-    if signal in PROVIDER_SIGNALS and occurred_at < state.lifecycle_at:
-        return Transition(before=state, after=state, stale=True)
-    target = next_lifecycle(state.lifecycle, signal)
-    lifecycle_at = state.lifecycle_at
-    if decides(state.lifecycle, signal):
-        lifecycle_at = max(state.lifecycle_at, occurred_at)
-    version = state.version + (0 if target is state.lifecycle else 1)
-    after = CustomerState(lifecycle=target, lifecycle_at=lifecycle_at, version=version)
-    return Transition(before=state, after=after, stale=False)
+    newest = max((r.at for r in state.history), default=state.base_at)
+    if signal is S.INTEGRATIONS_CONFIRMED:
+        if state.lifecycle is not L.PAID:
+            return Transition(before=state, after=state, stale=False, applied=False)
+        record = SignalRecord(at=newest, signal=signal, event_id=event_id)
+    elif signal is S.NONE or occurred_at < state.base_at:
+        # no lifecycle meaning, or older than all the history kept: nothing to fold
+        return Transition(before=state, after=state, stale=occurred_at < newest, applied=False)
+    else:
+        record = SignalRecord(at=occurred_at, signal=signal, event_id=event_id)
+    if event_id and any(r.event_id == event_id and r.signal is signal for r in state.history):
+        return Transition(before=state, after=state, stale=False, applied=False)
+    history = tuple(sorted((*state.history, record), key=SignalRecord.sort_key))
+    base, base_at = state.base, state.base_at
+    if len(history) > HISTORY_LIMIT:
+        folded, history = history[:-HISTORY_LIMIT], history[-HISTORY_LIMIT:]
+        base, base_at = fold(base, folded), folded[-1].at
+    target = fold(base, history)
+    after = CustomerState(
+        lifecycle=target,
+        lifecycle_at=max(newest, record.at),
+        version=state.version + (0 if target is state.lifecycle else 1),
+        base=base,
+        base_at=base_at,
+        history=history,
+    )
+    stale = signal is not S.INTEGRATIONS_CONFIRMED and occurred_at < newest
+    return Transition(before=state, after=after, stale=stale)

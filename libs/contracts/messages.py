@@ -79,6 +79,9 @@ class SyncOutcome(StrEnum):
     SHADOW = "shadow"  # planned and logged, nothing called
     OFF = "off"  # integration switched off or customer outside the rollout
     FAILED = "failed"  # retries ran out or the error is permanent
+    #: not an end: an attempt failed and the worker will try again (`attempts`, `error` say
+    #: which and why), so the step shows as pending with a reason instead of silently
+    RETRYING = "retrying"
 
 
 class ErrorInfo(_Message):

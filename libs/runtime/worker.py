@@ -219,6 +219,7 @@ class WorkerLoop:
                 if should_retry(policy, error, number, wait_after):
                     retries[reason], limit_wait = number, wait_after
                     self.metrics.retries.labels(self.name, reason).inc()
+                    await self._report_retrying(event, attempt, error)
                     log.info(
                         "sync_retry",
                         integration=self.name,
@@ -261,6 +262,17 @@ class WorkerLoop:
             raise PermanentProviderError(
                 self.name, f"internal error: {type(exc).__name__}: {exc}"[:300], code="internal"
             ) from exc
+
+    async def _report_retrying(
+        self, event: CustomerEvent, attempt: int, error: ProviderError
+    ) -> None:
+        """Tell ingest and support the step is retrying (pending, with a reason). Best effort:
+        the final outcome is what counts, so a failed report does not fail the step."""
+        result = self._result(event, SyncOutcome.RETRYING, attempts=attempt, error=_info(error))
+        try:
+            await self._publish(self.results_topic, event.customer_id, result.to_bytes())
+        except Exception as exc:
+            log.warning("retrying_report_failed", integration=self.name, error=type(exc).__name__)
 
     def _count_failed_attempt(self, error: ProviderError) -> None:
         action = _kind(error.action) if error.action else "read"

@@ -8,7 +8,7 @@ after the change, so workers always receive a whole desired state, never a delta
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,7 @@ from libs.contracts import (
     Lifecycle,
     ProviderIds,
     Signal,
+    SignalRecord,
     Source,
     transition,
 )
@@ -32,11 +33,27 @@ PREVIOUS_EMAILS_LIMIT: Final = 3
 
 
 class IntegrationStatus(BaseModel):
-    status: str = "pending"  # pending / synced / failed
+    status: str = "pending"  # synced / failed / off / shadow, or retrying (still pending)
     version: int = 0
     event_id: str | None = None
     error: str | None = None
     at: datetime | None = None
+    attempts: int = 0
+
+
+class Step(BaseModel):
+    """Where one integration stands for a customer: never pending without a reason."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: str  # pending / synced / failed / off / shadow
+    #: why it is pending: `queued` (published, the worker has not reported yet) or `retrying`
+    #: (an attempt failed; `attempts` and `error` say more); `nothing_to_sync` for a customer
+    #: no change was ever published for (a lead: every system already holds nothing)
+    reason: str | None = None
+    since: datetime | None = None
+    attempts: int = 0
+    error: str | None = None
 
 
 class CanonicalCustomer(BaseModel):
@@ -50,7 +67,15 @@ class CanonicalCustomer(BaseModel):
     name: str | None = None
     lifecycle: Lifecycle = Lifecycle.LEAD
     lifecycle_at: int = 0
+    #: the state machine's ordering memory (see `libs.contracts.lifecycle`): the signals the
+    #: lifecycle folds from, and the base before them. A record written before the history was
+    #: kept has none: its lifecycle is then its base.
+    history: tuple[SignalRecord, ...] = ()
+    base_lifecycle: Lifecycle | None = None
+    base_at: int | None = None
     version: int = 0
+    #: when `version` last grew: since then, every integration not yet at it is queued
+    version_at: datetime | None = None
     revision: int = 0  # grows on every write; the compare-and-set key
     needs_support: bool = False
     #: support's open incidents (ids), from support.incidents.v1; `needs_support` follows them
@@ -64,9 +89,26 @@ class CanonicalCustomer(BaseModel):
 
     @property
     def state(self) -> CustomerState:
-        return CustomerState(
-            lifecycle=self.lifecycle, lifecycle_at=self.lifecycle_at, version=self.version
-        )
+        fields: dict[str, Any] = {
+            "lifecycle": self.lifecycle,
+            "lifecycle_at": self.lifecycle_at,
+            "version": self.version,
+            "history": self.history,
+        }
+        if self.base_lifecycle is not None:  # else a record from before the history was kept
+            fields.update(base=self.base_lifecycle, base_at=self.base_at or 0)
+        return CustomerState.model_validate(fields)
+
+    def with_state(self, state: CustomerState) -> dict[str, object]:
+        """The fields that change when the state machine moves to `state`."""
+        updates: dict[str, object] = {}
+        if state.lifecycle is not self.lifecycle:
+            updates["lifecycle"] = state.lifecycle
+        if state.lifecycle_at != self.lifecycle_at:
+            updates["lifecycle_at"] = state.lifecycle_at
+        if state.history != self.history:
+            updates.update(history=state.history, base_lifecycle=state.base, base_at=state.base_at)
+        return updates
 
 
 class Applied(BaseModel):
@@ -74,12 +116,13 @@ class Applied(BaseModel):
 
     customer: CanonicalCustomer
     changed: bool  # something downstream systems care about changed: publish
-    stale: bool  # the event is older than what last moved the lifecycle
+    stale: bool  # the event is older than the newest one seen: it arrived out of order
 
     @property
     def outcome(self) -> str:
-        """How the event's record reports it: stale, applied or no_change."""
-        return "stale" if self.stale else ("applied" if self.changed else "no_change")
+        """How the event's record reports it: applied (it changed something, even late), stale
+        (late, and changed nothing) or no_change."""
+        return "applied" if self.changed else ("stale" if self.stale else "no_change")
 
 
 def _merge(existing: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
@@ -96,22 +139,20 @@ def _remember(previous: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
     return tuple(kept.values())[:PREVIOUS_EMAILS_LIMIT]
 
 
-def apply_change(customer: CanonicalCustomer, change: StripeChange) -> Applied:
-    moved = transition(customer.state, change.signal, change.occurred_at)
+def apply_change(
+    customer: CanonicalCustomer, change: StripeChange, at: datetime | None = None
+) -> Applied:
+    """`at` is when ingest applies it (kept as `version_at` when the version grows)."""
+    moved = transition(customer.state, change.signal, change.occurred_at, change.event_id)
     updates: dict[str, object] = {
         "recent_event_ids": _merge(customer.recent_event_ids, (change.event_id,)),
         "payment_ids": _merge(customer.payment_ids, change.payment_ids),
+        **customer.with_state(moved.after),
     }
     if change.subscription_id:
         updates["subscription_ids"] = _merge(customer.subscription_ids, (change.subscription_id,))
     if change.stripe_customer_id and not customer.stripe_customer_id:
         updates["stripe_customer_id"] = change.stripe_customer_id
-    if moved.after.lifecycle is not customer.lifecycle:
-        updates["lifecycle"] = moved.after.lifecycle
-    # The time can move without the lifecycle (a refund of a lead): it is saved, so an older
-    # event delivered later is stale, but it is not a change downstream systems see.
-    if moved.after.lifecycle_at != customer.lifecycle_at:
-        updates["lifecycle_at"] = moved.after.lifecycle_at
     # Newer facts only: a stale event may not rewrite the email, name or products either.
     if not moved.stale:
         if change.email and change.email.lower() != customer.email.lower():
@@ -127,6 +168,7 @@ def apply_change(customer: CanonicalCustomer, change: StripeChange) -> Applied:
     changed = bool(downstream & updates.keys())
     if changed:
         updates["version"] = customer.version + 1
+        updates["version_at"] = at or datetime.now(UTC)
     return Applied(customer=customer.model_copy(update=updates), changed=changed, stale=moved.stale)
 
 
@@ -172,19 +214,23 @@ def apply_result(
     error: str | None,
     at: datetime,
     enabled: tuple[str, ...],
+    attempts: int = 0,
 ) -> tuple[CanonicalCustomer, bool]:
     """Record one worker outcome; return the customer and whether it was just confirmed active.
 
     Stale and duplicate outcomes say nothing new. An outcome for an older version than the one
     already recorded for that integration is ignored, so statuses never go back in time.
     """
-    status = _CONFIRMING.get(outcome) or ("failed" if outcome == "failed" else None)
+    status = _CONFIRMING.get(outcome) or (outcome if outcome in ("failed", "retrying") else None)
     known = customer.integrations.get(integration)
     if status is None or (known is not None and version < known.version):
         return customer, False
+    late_report = known is not None and known.version == version and known.status != "retrying"
+    if status == "retrying" and late_report:
+        return customer, False  # the step already ended: a late progress report says nothing
     integrations = dict(customer.integrations)
     integrations[integration] = IntegrationStatus(
-        status=status, version=version, event_id=event_id, error=error, at=at
+        status=status, version=version, event_id=event_id, error=error, at=at, attempts=attempts
     )
     updated = customer.model_copy(update={"integrations": integrations})
     confirmed = all(
@@ -195,17 +241,36 @@ def apply_result(
     )
     if customer.lifecycle is not Lifecycle.PAID or not confirmed:
         return updated, False
-    moved = transition(customer.state, Signal.INTEGRATIONS_CONFIRMED, 0)
+    moved = transition(customer.state, Signal.INTEGRATIONS_CONFIRMED, 0, f"confirmed_{version}")
     return updated.model_copy(
-        update={"lifecycle": moved.after.lifecycle, "version": moved.after.version}
+        update={
+            **customer.with_state(moved.after),
+            "version": moved.after.version,
+            "version_at": at,
+        }
     ), True
 
 
-def status_of(customer: CanonicalCustomer, integration: str) -> str:
+def step_of(customer: CanonicalCustomer, integration: str) -> Step:
+    """Synced (or off/shadow), failed, or pending with the reason why."""
     known = customer.integrations.get(integration)
-    if known is None or (known.version < customer.version and known.status != "failed"):
-        return "pending"
-    return known.status
+    if known is None and customer.version == 0:
+        return Step(status="synced", reason="nothing_to_sync")
+    if known is not None and known.status == "failed":
+        # A newer version may be queued behind it; the failure (and its incident) stands
+        # until a later outcome replaces it.
+        return Step(status="failed", since=known.at, attempts=known.attempts, error=known.error)
+    if known is not None and known.version >= customer.version and known.status != "retrying":
+        return Step(status=known.status, since=known.at, attempts=known.attempts)
+    if known is not None and known.version == customer.version:  # retrying this version
+        return Step(
+            status="pending",
+            reason="retrying",
+            since=known.at,
+            attempts=known.attempts,
+            error=known.error,
+        )
+    return Step(status="pending", reason="queued", since=customer.version_at)
 
 
 _NEXT_STEP = {

@@ -221,6 +221,7 @@ class IngestService:
                 error,
                 result.at,
                 enabled,
+                result.attempts,
             )
             return updated
 

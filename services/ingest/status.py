@@ -12,13 +12,19 @@ from pydantic import BaseModel
 from libs.contracts import Lifecycle
 from libs.runtime.http import ApiError
 
-from .canonical import next_step, status_of
+from .canonical import next_step, step_of
 from .settings import IngestSettings
 from .store import IngestStore
 
 
 class IntegrationView(BaseModel):
     status: str  # pending / synced / failed / off / shadow
+    #: why a step is pending: `queued` (waiting for the worker) or `retrying` (an attempt
+    #: failed and will be tried again); `nothing_to_sync` when no change was ever published
+    reason: str | None = None
+    #: since when the step is in this status (for `queued`: since the change was published)
+    since: datetime | None = None
+    attempts: int = 0
     updated_at: datetime | None = None
 
 
@@ -63,18 +69,21 @@ def status_router(settings: IngestSettings, store: IngestStore) -> APIRouter:
         customer = await store.find_by_email(email)
         if customer is None:
             raise ApiError(404, "customer_not_found", "no customer is known with this email")
-        statuses = {name: status_of(customer, name) for name in enabled}
+        steps = {name: step_of(customer, name) for name in enabled}
         return CustomerStatus(
             lifecycle=customer.lifecycle,
             integrations={
                 name: IntegrationView(
-                    status=statuses[name],
+                    status=step.status,
+                    reason=step.reason,
+                    since=step.since,
+                    attempts=step.attempts,
                     updated_at=known.at if (known := customer.integrations.get(name)) else None,
                 )
-                for name in enabled
+                for name, step in steps.items()
             },
             needs_support=customer.needs_support,
-            next_step=next_step(customer, statuses),
+            next_step=next_step(customer, {name: step.status for name, step in steps.items()}),
         )
 
     return router

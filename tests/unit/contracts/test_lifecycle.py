@@ -8,11 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from libs.contracts import (
+    HISTORY_LIMIT,
     PROVIDER_SIGNALS,
     CustomerState,
     Lifecycle,
     Signal,
-    decides,
+    fold,
     next_lifecycle,
     transition,
 )
@@ -20,10 +21,12 @@ from libs.contracts import (
 L, S = Lifecycle, Signal
 
 states = st.builds(
-    CustomerState,
-    lifecycle=st.sampled_from(Lifecycle),
-    lifecycle_at=st.integers(min_value=0, max_value=2_000_000_000),
-    version=st.integers(min_value=0, max_value=10_000),
+    lambda lifecycle, at, version: CustomerState(
+        lifecycle=lifecycle, lifecycle_at=at, version=version, base=lifecycle, base_at=at
+    ),
+    st.sampled_from(Lifecycle),
+    st.integers(min_value=0, max_value=2_000_000_000),
+    st.integers(min_value=0, max_value=10_000),
 )
 signals = st.sampled_from(Signal)
 times = st.integers(min_value=0, max_value=2_000_000_000)
@@ -67,15 +70,14 @@ def test_version_never_shrinks_and_grows_by_one_on_a_move(
 
 
 @given(states, st.sampled_from(sorted(PROVIDER_SIGNALS)), times)
-def test_an_older_event_never_moves_the_lifecycle(
+def test_a_signal_older_than_the_base_is_stale_and_changes_nothing(
     state: CustomerState, signal: Signal, at: int
 ) -> None:
-    result = transition(state, signal, at)
-    if at < state.lifecycle_at:
+    result = transition(state, signal, at, "evt_x")
+    if at < state.base_at:
         assert result.stale
+        assert not result.applied
         assert result.after == state
-    else:
-        assert not result.stale
 
 
 @given(states, signals, times)
@@ -102,181 +104,109 @@ def test_confirmation_does_not_reorder_provider_time() -> None:
     assert transition(active, Signal.REFUNDED, 150).after.lifecycle is Lifecycle.CANCELED
 
 
-# -- time is recorded by every signal that decides the lifecycle ---------------------------------
-
-#: (lifecycle, signal) pairs that leave the lifecycle where it is and still decide it: signals
-#: whose outcome for access never depends on the state they find (a payment always grants; a
-#: cancel, full refund, chargeback or pause always ends access), where the lifecycle agrees.
-CONFIRMING = {
-    (L.PAID, S.PAYMENT_SUCCEEDED),
-    (L.ACTIVE, S.PAYMENT_SUCCEEDED),
-    (L.LEAD, S.SUBSCRIPTION_PAUSED),
-    (L.PAUSED, S.SUBSCRIPTION_PAUSED),
-    (L.CANCELED, S.SUBSCRIPTION_PAUSED),
-    *(
-        (lifecycle, ending)
-        for lifecycle in (L.LEAD, L.CANCELED)
-        for ending in (S.SUBSCRIPTION_CANCELED, S.REFUNDED, S.DISPUTED)
-    ),
-}
-
-
-@pytest.mark.parametrize(("lifecycle", "signal"), list(itertools.product(Lifecycle, Signal)))
-def test_which_signals_record_their_time(lifecycle: Lifecycle, signal: Signal) -> None:
-    state = CustomerState(lifecycle=lifecycle, lifecycle_at=100, version=3)
-    after = transition(state, signal, 200).after
-    moved = after.lifecycle is not lifecycle
-    records = signal in PROVIDER_SIGNALS and (moved or (lifecycle, signal) in CONFIRMING)
-    assert decides(lifecycle, signal) is records
-    assert after.lifecycle_at == (200 if records else 100)
-    assert after.version == 3 + (1 if moved else 0)  # recording a time is not a change
-
-
-@pytest.mark.parametrize("ending", [S.REFUNDED, S.DISPUTED, S.SUBSCRIPTION_CANCELED])
-def test_an_older_purchase_after_a_refund_of_a_lead_grants_nothing(ending: Signal) -> None:
-    refunded = transition(CustomerState(), ending, 200).after
-    assert (refunded.lifecycle, refunded.lifecycle_at, refunded.version) == (L.LEAD, 200, 0)
-    late = transition(refunded, S.PAYMENT_SUCCEEDED, 100)
-    assert late.stale
-    assert late.after == refunded
-    # A purchase after the refund is a new purchase.
-    assert transition(refunded, S.PAYMENT_SUCCEEDED, 300).after.lifecycle is L.PAID
-
-
-def test_a_failed_renewal_seen_before_its_purchase_does_not_block_it() -> None:
-    failed = transition(CustomerState(), S.PAYMENT_FAILED, 200).after
-    assert failed == CustomerState()  # means nothing to a lead: no time recorded
-    assert transition(failed, S.PAYMENT_SUCCEEDED, 100).after.lifecycle is L.PAID
-
-
-@pytest.mark.parametrize("later", [S.SUBSCRIPTION_ACTIVE, S.SUBSCRIPTION_RESUMED])
-def test_a_subscription_update_seen_first_does_not_shield_an_older_chargeback(
-    later: Signal,
-) -> None:
-    """`active` after a chargeback does not give access back (the table keeps canceled), so an
-    `active` that leaves a paying customer where they are must not make the chargeback stale."""
-    paid = transition(CustomerState(), S.PAYMENT_SUCCEEDED, 100).after
-    updated = transition(paid, later, 300).after
-    assert updated == paid  # decides nothing: no time recorded
-    assert transition(updated, S.DISPUTED, 200).after.lifecycle is L.CANCELED
-    # which is where the events in time order end too
-    assert deliver(L.LEAD, [(S.PAYMENT_SUCCEEDED, 100), (S.DISPUTED, 200), (later, 300)]) is (
-        L.CANCELED
-    )
-
-
-def test_a_renewal_confirmed_later_makes_an_older_failure_stale() -> None:
-    paid = transition(CustomerState(), S.PAYMENT_SUCCEEDED, 100).after
-    renewed = transition(paid, S.PAYMENT_SUCCEEDED, 300).after
-    assert (renewed.lifecycle, renewed.lifecycle_at) == (L.PAID, 300)
-    assert transition(renewed, S.PAYMENT_FAILED, 200).stale
-
-
 # -- delivery order --------------------------------------------------------------------------------
 #
-# Stripe delivers in any order; an event older than what last decided the lifecycle is dropped.
-# With only (lifecycle, lifecycle_at) kept, the final lifecycle cannot be independent of the
-# delivery order for every set of events: an event that arrives first is applied to the state it
-# finds, not to the state its older siblings would have made. What does hold:
-#   * the same kind of event (all payments, all failures, all access endings) in any order;
-#   * access (paid/active/past_due vs the rest), the thing downstream systems act on, for any mix
-#     of purchases and access endings, and for any mix of payment and renewal events;
-#   * for a new customer, access for any two events (`ORDER_DEPENDENT_PAIRS` pins which pairs
-#     still end in a different lifecycle, and why).
-# What does not: mixing access endings with signals whose meaning depends on history, for a
-# customer who already pays. E.g. a chargeback at t1 and a failed renewal at t2, the failure
-# delivered first: it moves paid -> past_due and records t2, so the chargeback is stale and
-# access stays (in time order: canceled). Only keeping the recent signals and replaying them in
-# time order would make every order end the same.
+# Stripe delivers in any order. The lifecycle is the fold of the customer's signals in time order,
+# so every delivery order of the same signals ends in the same lifecycle as time order does.
 
-HAS_ACCESS = frozenset({L.PAID, L.ACTIVE, L.PAST_DUE})
-
-#: exactly order-free, from any lifecycle
-SAME_KIND = (
-    (S.PAYMENT_SUCCEEDED, S.SUBSCRIPTION_ACTIVE, S.SUBSCRIPTION_RESUMED),
-    (S.PAYMENT_FAILED, S.SUBSCRIPTION_PAST_DUE),
-    (S.SUBSCRIPTION_CANCELED, S.REFUNDED, S.DISPUTED),
-)
-#: order-free in access, from any lifecycle
-PURCHASES_AND_ENDINGS = (
-    S.PAYMENT_SUCCEEDED,
-    S.SUBSCRIPTION_CANCELED,
-    S.REFUNDED,
-    S.DISPUTED,
-    S.SUBSCRIPTION_PAUSED,
-)
-PAYMENTS_AND_RENEWALS = (
-    S.PAYMENT_SUCCEEDED,
-    S.PAYMENT_FAILED,
-    S.SUBSCRIPTION_ACTIVE,
-    S.SUBSCRIPTION_PAST_DUE,
-    S.SUBSCRIPTION_RESUMED,
-)
+PROVIDER = tuple(sorted(PROVIDER_SIGNALS - {S.NONE}))
 
 
 def deliver(start: Lifecycle, events: Iterable[tuple[Signal, int]]) -> Lifecycle:
-    state = CustomerState(lifecycle=start)
-    for signal, at in events:
-        state = transition(state, signal, at).after
+    state = CustomerState(lifecycle=start, base=start)
+    for n, (signal, at) in enumerate(events):
+        state = transition(state, signal, at, f"evt_{signal}_{at}_{n}").after
     return state.lifecycle
 
 
+def deliver_events(start: Lifecycle, events: Iterable[tuple[Signal, int, str]]) -> CustomerState:
+    state = CustomerState(lifecycle=start, base=start)
+    for signal, at, event_id in events:
+        state = transition(state, signal, at, event_id).after
+    return state
+
+
 @st.composite
-def deliveries(
-    draw: st.DrawFn, alphabet: tuple[Signal, ...]
-) -> tuple[Lifecycle, list[tuple[Signal, int]], list[tuple[Signal, int]]]:
-    """A starting lifecycle, a set of events with distinct times, and a delivery order of it."""
+def interleavings(
+    draw: st.DrawFn,
+) -> tuple[Lifecycle, list[tuple[Signal, int, str]], list[tuple[Signal, int, str]]]:
+    """A starting lifecycle, a customer's events in time order (ties allowed: Stripe's clock has
+    seconds), and a delivery order of them with some delivered more than once."""
     start = draw(st.sampled_from(Lifecycle))
-    times = draw(st.lists(st.integers(1, 10_000), min_size=1, max_size=8, unique=True))
-    events = [(draw(st.sampled_from(alphabet)), at) for at in sorted(times)]
-    return start, events, draw(st.permutations(events))
+    count = draw(st.integers(1, 10))
+    times = sorted(draw(st.lists(st.integers(1, 20), min_size=count, max_size=count)))
+    events = [(draw(st.sampled_from(PROVIDER)), at, f"evt_{n}") for n, at in enumerate(times)]
+    redelivered = draw(st.lists(st.sampled_from(events), max_size=4))
+    return start, events, draw(st.permutations(events + redelivered))
 
 
-@given(st.sampled_from(SAME_KIND).flatmap(deliveries))
-def test_events_of_one_kind_end_the_same_in_any_delivery_order(
-    case: tuple[Lifecycle, list[tuple[Signal, int]], list[tuple[Signal, int]]],
+@given(interleavings())
+def test_any_interleaving_ends_where_time_order_ends(
+    case: tuple[Lifecycle, list[tuple[Signal, int, str]], list[tuple[Signal, int, str]]],
 ) -> None:
     start, in_time_order, delivered = case
-    assert deliver(start, delivered) is deliver(start, in_time_order)
+    expected = deliver_events(start, in_time_order)
+    got = deliver_events(start, delivered)
+    assert got.lifecycle is expected.lifecycle
+    assert got.history == expected.history
 
 
-@given(st.sampled_from((PURCHASES_AND_ENDINGS, PAYMENTS_AND_RENEWALS)).flatmap(deliveries))
-def test_access_is_the_same_in_any_delivery_order(
-    case: tuple[Lifecycle, list[tuple[Signal, int]], list[tuple[Signal, int]]],
+@pytest.mark.parametrize("ending", [S.REFUNDED, S.DISPUTED, S.SUBSCRIPTION_CANCELED])
+@pytest.mark.parametrize("purchase", [S.PAYMENT_SUCCEEDED, S.SUBSCRIPTION_ACTIVE])
+def test_a_refund_delivered_before_its_purchase_ends_canceled(
+    purchase: Signal, ending: Signal
 ) -> None:
-    start, in_time_order, delivered = case
-    expected = deliver(start, in_time_order) in HAS_ACCESS
-    assert (deliver(start, delivered) in HAS_ACCESS) is expected
+    """The soak's defect: the refund, delivered first, left the customer `lead`."""
+    ended = transition(CustomerState(), ending, 200, "evt_end").after
+    assert ended.lifecycle is L.LEAD  # nothing to take away yet
+    late = transition(ended, purchase, 100, "evt_buy")
+    assert late.stale  # out of order ...
+    assert late.after.lifecycle is L.CANCELED  # ... and still folded in its place
+    assert late.after.version == ended.version + 1  # a change downstream systems must see
+    assert deliver(L.LEAD, [(purchase, 100), (ending, 200)]) is L.CANCELED
 
 
-#: From a new customer, the pairs (older, newer) whose final lifecycle depends on the order.
-#: The newer one delivered first finds a lead, where it means nothing beyond "no access" (or
-#: nothing at all), and the older purchase then either is stale or starts from scratch:
-#:   purchase, then access ended:  canceled in time order, lead when the ending comes first
-#:     (the ending records its time, so the late purchase is stale: no access either way);
-#:   purchase, then renewal failed:  past_due in time order, paid when the failure comes first
-#:     (a failure means nothing to a lead, so it records nothing: access either way);
-#:   purchase, then paused:  paused in time order, lead when the pause comes first (no access).
-ORDER_DEPENDENT_PAIRS = {
-    (purchase, later)
-    for purchase in (S.PAYMENT_SUCCEEDED, S.SUBSCRIPTION_ACTIVE)
-    for later in (
-        S.SUBSCRIPTION_CANCELED,
-        S.REFUNDED,
-        S.DISPUTED,
-        S.PAYMENT_FAILED,
-        S.SUBSCRIPTION_PAST_DUE,
-        S.SUBSCRIPTION_PAUSED,
-    )
-}
+def test_a_failed_renewal_seen_before_its_purchase_ends_past_due() -> None:
+    assert deliver(L.LEAD, [(S.PAYMENT_FAILED, 200), (S.PAYMENT_SUCCEEDED, 100)]) is L.PAST_DUE
 
 
-def test_which_pairs_depend_on_the_delivery_order_for_a_new_customer() -> None:
-    dependent = set()
-    for older, newer in itertools.product(sorted(PROVIDER_SIGNALS), repeat=2):
-        in_order = deliver(L.LEAD, [(older, 1), (newer, 2)])
-        reversed_ = deliver(L.LEAD, [(newer, 2), (older, 1)])
-        assert (in_order in HAS_ACCESS) is (reversed_ in HAS_ACCESS), (older, newer)
-        if in_order is not reversed_:
-            dependent.add((older, newer))
-    assert dependent == ORDER_DEPENDENT_PAIRS
+def test_a_chargeback_older_than_a_failed_renewal_still_cancels() -> None:
+    """Kept the (lifecycle, time) pair only, the failure delivered first made this one stale."""
+    events = [(S.PAYMENT_SUCCEEDED, 100), (S.PAYMENT_FAILED, 300), (S.DISPUTED, 200)]
+    assert deliver(L.LEAD, events) is L.CANCELED
+
+
+def test_a_redelivered_signal_changes_nothing() -> None:
+    paid = transition(CustomerState(), S.PAYMENT_SUCCEEDED, 100, "evt_1").after
+    again = transition(paid, S.PAYMENT_SUCCEEDED, 100, "evt_1")
+    assert not again.applied
+    assert again.after == paid
+
+
+def test_at_the_same_second_the_ending_wins() -> None:
+    assert deliver(L.LEAD, [(S.REFUNDED, 100), (S.PAYMENT_SUCCEEDED, 100)]) is L.CANCELED
+
+
+def test_the_history_is_bounded_and_its_oldest_signals_become_the_base() -> None:
+    state = transition(CustomerState(), S.PAYMENT_SUCCEEDED, 1, "evt_buy").after
+    for n in range(HISTORY_LIMIT + 5):
+        state = transition(state, S.PAYMENT_SUCCEEDED, 10 + n, f"evt_renew_{n}").after
+    assert len(state.history) == HISTORY_LIMIT
+    assert state.base is L.PAID
+    assert state.base_at == 10 + 4
+    assert fold(state.base, state.history) is state.lifecycle is L.PAID
+    older = transition(state, S.REFUNDED, 5, "evt_old_refund")
+    assert older.stale
+    assert not older.applied
+    assert older.after == state
+
+
+def test_a_confirmation_folds_after_what_it_saw_and_before_what_came_later() -> None:
+    paid = transition(CustomerState(), S.PAYMENT_SUCCEEDED, 100, "evt_buy").after
+    active = transition(paid, S.INTEGRATIONS_CONFIRMED, 0, "sb_confirm").after
+    assert active.lifecycle is L.ACTIVE
+    # an older renewal delivered late keeps it active; a newer refund ends it
+    assert transition(active, S.PAYMENT_SUCCEEDED, 90, "evt_r").after.lifecycle is L.ACTIVE
+    assert transition(active, S.REFUNDED, 150, "evt_refund").after.lifecycle is L.CANCELED
+    # a confirmation means nothing to a customer who is not `paid`
+    assert transition(CustomerState(), S.INTEGRATIONS_CONFIRMED, 0).after == CustomerState()

@@ -28,23 +28,34 @@ def change(signal: Signal, at: int, **fields: object) -> StripeChange:
     )
 
 
-def test_a_refund_of_a_lead_saves_its_time_without_a_downstream_change() -> None:
+def test_a_refund_of_a_lead_then_its_older_purchase_ends_canceled() -> None:
     applied = apply_change(customer(), change(Signal.REFUNDED, 200))
-    assert not applied.changed
+    assert not applied.changed  # nothing to take away yet
     assert not applied.stale
     assert applied.customer.lifecycle is Lifecycle.LEAD
     assert applied.customer.lifecycle_at == 200
     assert applied.customer.version == 0
 
     late = apply_change(applied.customer, change(Signal.PAYMENT_SUCCEEDED, 100))
-    assert late.stale
-    assert not late.changed
-    assert late.customer.lifecycle is Lifecycle.LEAD
+    assert late.stale  # out of order, and still applied in its place
+    assert late.changed
+    assert late.outcome == "applied"
+    assert late.customer.lifecycle is Lifecycle.CANCELED
+    assert late.customer.version == 1
+    assert late.customer.version_at is not None
 
-    newer = apply_change(applied.customer, change(Signal.PAYMENT_SUCCEEDED, 300))
+    newer = apply_change(late.customer, change(Signal.PAYMENT_SUCCEEDED, 300))
     assert newer.changed
     assert (newer.customer.lifecycle, newer.customer.lifecycle_at) == (Lifecycle.PAID, 300)
-    assert newer.customer.version == 1
+    assert newer.customer.version == 2
+
+
+def test_the_history_survives_the_store_round_trip() -> None:
+    paid = apply_change(customer(), change(Signal.PAYMENT_SUCCEEDED, 100)).customer
+    stored = CanonicalCustomer.model_validate(paid.model_dump(mode="json", by_alias=True))
+    assert stored.state == paid.state
+    late = apply_change(stored, change(Signal.REFUNDED, 50))
+    assert late.customer.lifecycle is Lifecycle.PAID  # the refund was before the purchase
 
 
 def test_an_email_change_remembers_the_old_address() -> None:

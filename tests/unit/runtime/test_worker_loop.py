@@ -143,7 +143,11 @@ class World:
         return self.metric("switchboard_sync_attempts_total", action=action, outcome=outcome)
 
     def results(self) -> list[dict[str, Any]]:
-        return self.broker.on(RESULTS)
+        """The outcomes published (progress reports apart: `retrying`)."""
+        return [r for r in self.broker.on(RESULTS) if r["outcome"] != "retrying"]
+
+    def progress(self) -> list[dict[str, Any]]:
+        return [r for r in self.broker.on(RESULTS) if r["outcome"] == "retrying"]
 
 
 def e503() -> ProviderError:
@@ -160,6 +164,8 @@ async def test_two_503s_then_success_is_synced_after_three_attempts() -> None:
     assert (result.outcome, result.attempts) == ("synced", 3)
     assert [r["outcome"] for r in world.results()] == ["synced"]
     assert world.results()[0]["attempts"] == 3
+    # each failed attempt was reported, so the step shows "retrying", not a silent "pending"
+    assert [(r["attempts"], r["error"]["status"]) for r in world.progress()] == [(1, 503), (2, 503)]
     assert world.broker.on(FAILED) == []
     assert world.metric("switchboard_sync_retries_total", reason="error") == 2
     assert world.attempts("read", "retryable") == 2
@@ -194,7 +200,8 @@ async def test_a_permanent_503_fails_once_after_all_retries() -> None:
     [reported] = world.results()
     assert (reported["outcome"], reported["error"]["status"]) == ("failed", 503)
     # failure topic, then the result, then the record: a crash before the record re-runs it
-    assert world.journal == [("publish", FAILED), ("publish", RESULTS), ("processed", "failed")]
+    final = [j for j in world.journal if j != ("publish", RESULTS)][:1] + world.journal[-2:]
+    assert final == [("publish", FAILED), ("publish", RESULTS), ("processed", "failed")]
     assert world.dedupe.versions == {}  # nothing applied: a replay must not be stale
     assert world.metric("switchboard_sync_failures_total") == 1
 
@@ -380,7 +387,8 @@ async def test_stopping_hands_back_a_message_waiting_to_retry() -> None:
     assert await world.loop.drain(grace=5)  # does not wait the 60 s backoff
     await task
     assert msg.consumer.commits == []
-    assert world.broker.published == []
+    assert world.results() == []  # only the progress report: no outcome
+    assert world.broker.on(FAILED) == []
     assert world.dedupe.processed == {}
     assert world.metric("switchboard_sync_handed_back_total", reason="shutdown") == 1
 
@@ -390,7 +398,8 @@ async def test_a_retry_wait_after_stop_ends_at_once_with_a_hand_back() -> None:
     world.loop.stop()
     with pytest.raises(HandBack):
         await asyncio.wait_for(world.loop.process(event()), timeout=5)
-    assert world.broker.published == []
+    assert world.results() == []
+    assert world.broker.on(FAILED) == []
 
 
 async def test_stopping_lets_an_attempt_in_flight_finish_and_commit() -> None:

@@ -1,0 +1,209 @@
+"""The fault schedule and the runner that applies it while the webhooks are being sent.
+
+A step fires at a fraction of the planned sending time, so one schedule fits any run length;
+outages last fixed seconds. Kinds: `kill` (SIGKILL one Switchboard service; the stack's
+supervisor, or the runner itself, brings it back), `kafka` / `store` (stop Kafka or FerretDB
+with deploy/local/infra.sh, start them again after `seconds`), `sandbox` (a provider fault via
+`POST /_sandbox/faults`: for `seconds`, or for its `count` requests). Every window actually
+observed (start to recovered) is recorded for the report and the plot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+INFRA = REPO / "deploy" / "local" / "infra.sh"
+SERVICES = ("ingest", "circle_sync", "convertkit_sync", "crm_sync", "support")
+
+
+@dataclass(frozen=True)
+class Step:
+    at: float  # fraction of the sending time
+    kind: str  # kill / kafka / store / sandbox
+    target: str = ""  # the service, or the provider of a sandbox fault
+    seconds: float = 0.0
+    fault: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "kill":
+            return f"kill {self.target}"
+        if self.kind in ("kafka", "store"):
+            return f"{'Kafka' if self.kind == 'kafka' else 'FerretDB'} down {self.seconds:.0f}s"
+        f = self.fault
+        if "status" in f:
+            what = str(f["status"])
+        elif f.get("drop"):
+            what = "dropped"
+        else:
+            what = f"+{f.get('latency_ms')}ms"
+        return f"{self.target} {what}" + (f" x{f['count']}" if "count" in f else "")
+
+
+def _kills(*ats: tuple[str, float]) -> list[Step]:
+    return [Step(at, "kill", name) for name, at in ats]
+
+
+def _sandbox(at: float, provider: str, seconds: float = 0.0, **fault: Any) -> Step:
+    return Step(at, "sandbox", provider, seconds, {"provider": provider, **fault})
+
+
+FULL: list[Step] = [
+    _sandbox(0.05, "circle", status=503, count=30),
+    *_kills(("ingest", 0.08), ("circle_sync", 0.12), ("convertkit_sync", 0.16)),
+    Step(0.20, "kafka", seconds=30),
+    *_kills(("crm_sync", 0.30), ("support", 0.34)),
+    _sandbox(0.36, "kit", 20, status=429),
+    _sandbox(0.39, "zendesk", 40, drop=True),
+    _sandbox(0.40, "circle", status=503, count=30),
+    _sandbox(0.42, "hubspot", 60, latency_ms=3000),
+    Step(0.50, "store", seconds=20),
+    *_kills(("ingest", 0.58), ("circle_sync", 0.62), ("convertkit_sync", 0.66)),
+    *_kills(("crm_sync", 0.70), ("support", 0.74)),
+    _sandbox(0.80, "circle", status=503, count=30),
+]
+#: compressed for CI (about a minute of sending): every kind once, outages of seconds
+CI: list[Step] = [
+    _sandbox(0.05, "circle", status=503, count=15),
+    *_kills(("ingest", 0.10), ("circle_sync", 0.15)),
+    Step(0.20, "kafka", seconds=10),
+    _sandbox(0.36, "kit", 6, status=429),
+    _sandbox(0.40, "hubspot", 10, latency_ms=3000),
+    *_kills(("convertkit_sync", 0.45),),
+    _sandbox(0.50, "zendesk", 12, drop=True),
+    _sandbox(0.52, "circle", status=503, count=25),
+    Step(0.60, "store", seconds=6),
+    *_kills(("crm_sync", 0.70), ("support", 0.75)),
+]
+SCHEDULES: dict[str, list[Step]] = {"full": FULL, "ci": CI, "none": []}
+#: when every fault is cleared (DELETE /_sandbox/faults); sending goes on to the end
+CLEAR_AT = 0.88
+
+
+class Services(Protocol):
+    """What the runner needs from deploy/local/stack.py's Stack."""
+
+    def kill(self, name: str) -> None: ...
+    def restart(self, name: str) -> None: ...
+
+
+@dataclass
+class Window:
+    label: str
+    kind: str
+    start: float  # seconds since the run's t0
+    end: float | None = None
+    note: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        end = None if self.end is None else round(self.end, 2)
+        return {"label": self.label, "kind": self.kind, "start": round(self.start, 2),
+                "end": end, "note": self.note}  # fmt: skip
+
+
+class FaultRunner:
+    def __init__(
+        self,
+        stack: Any,
+        sandbox: str,
+        infra_env: dict[str, str],
+        t0: float,
+        *,
+        supervised: bool,
+    ) -> None:
+        self.stack = stack
+        self.sandbox = sandbox
+        self.infra_env = infra_env
+        self.t0 = t0
+        self.supervised = supervised
+        self.windows: list[Window] = []
+        self.cleared_at: float | None = None
+        self.errors: list[str] = []
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    async def run(self, steps: list[Step], send_seconds: float) -> None:
+        """Fire every step at its time, clear everything at CLEAR_AT, wait for the recoveries."""
+        tasks = [asyncio.create_task(self._at(s.at * send_seconds, s)) for s in steps]
+        await self._sleep_until(CLEAR_AT * send_seconds)
+        async with httpx.AsyncClient(timeout=30) as client:
+            await client.delete(f"{self.sandbox}/_sandbox/faults")
+        for window in self.windows:
+            if window.kind == "sandbox" and window.end is None:
+                window.end = self.now()
+        await asyncio.gather(*tasks)
+        self.cleared_at = max([self.now(), *(w.end or 0.0 for w in self.windows)])
+
+    async def _sleep_until(self, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - self.now()))
+
+    async def _at(self, at: float, step: Step) -> None:
+        await self._sleep_until(at)
+        window = Window(step.label, step.kind, self.now())
+        self.windows.append(window)
+        try:
+            if step.kind == "kill":
+                await asyncio.to_thread(self._kill, step.target)
+            elif step.kind in ("kafka", "store"):
+                await self._outage("kafka" if step.kind == "kafka" else "ferretdb", step.seconds)
+            else:
+                await self._sandbox_fault(step, window)
+        except Exception as exc:  # a fault that could not be applied is reported, not fatal
+            window.note = f"{type(exc).__name__}: {exc}"[:300]
+            self.errors.append(f"{step.label}: {window.note}")
+        if window.end is None:
+            window.end = self.now()
+
+    def _kill(self, name: str) -> None:
+        self.stack.kill(name)
+        if self.supervised:
+            self.stack.wait_running(name, timeout=120)
+        else:
+            self.stack.restart(name)
+
+    async def _outage(self, server: str, seconds: float) -> None:
+        await asyncio.to_thread(self._infra, f"stop-{server}")
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(self._infra, "start")
+        except RuntimeError:
+            await asyncio.sleep(2)
+            await asyncio.to_thread(self._infra, "start")
+
+    def _infra(self, command: str) -> None:
+        done = subprocess.run(
+            [str(INFRA), command],
+            env=self.infra_env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"infra.sh {command}: {done.stderr.strip()[-300:]}")
+
+    async def _sandbox_fault(self, step: Step, window: Window) -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.post(f"{self.sandbox}/_sandbox/faults", json=step.fault)
+            answer.raise_for_status()
+            fault_id = answer.json()["fault"]["id"]
+            if "count" not in step.fault:
+                await asyncio.sleep(step.seconds)
+                if window.end is None:  # not cleared by CLEAR_AT meanwhile
+                    params = {"provider": step.target}
+                    await client.delete(f"{self.sandbox}/_sandbox/faults", params=params)
+                return
+            while window.end is None:  # a burst lasts until its count is used up
+                active = (await client.get(f"{self.sandbox}/_sandbox/faults")).json()["faults"]
+                if all(f["id"] != fault_id for f in active):
+                    return
+                await asyncio.sleep(1.0)

@@ -1,0 +1,240 @@
+"""Grade a soak from the outside: the sandbox's providers (`GET /_sandbox/state`) and ingest's
+status API, against the harness's own expectations (scenario.py). Pure: snapshots in, numbers out.
+
+Per customer and step (circle / convertkit / crm, and ingest's lifecycle):
+- converged: every provider holds what the expected lifecycle means, and the status API says
+  that lifecycle with no integration pending;
+- lost: an accepted event's effect never shows: ingest does not know the customer, or its
+  lifecycle disagrees with the expected one about access (a refund that left a customer `lead`);
+- visibly failed: a step mismatches, and the status API says `failed` or a Zendesk ticket names
+  the customer and the integration;
+- silently stuck: a step mismatches or is `pending`, and nothing says it failed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.soak.scenario import Expected
+
+INTEGRATIONS = ("circle", "convertkit", "crm")
+ACCESS = frozenset({"paid", "active", "past_due"})
+_TICKET_EMAIL = re.compile(r"Customer email: (\S+)")
+
+
+@dataclass
+class Providers:
+    """The sandbox's records, by lower-cased email."""
+
+    members: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    subscribers: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    contacts: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    #: (email, integration) -> tickets about it
+    tickets: dict[tuple[str, str], int] = field(default_factory=Counter)
+    tickets_per_external_id: Counter[str] = field(default_factory=Counter)
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def index(state: dict[str, Any]) -> Providers:
+    p = Providers()
+    for m in state["circle"]["members"]:
+        p.members[m["email"].lower()].append(m)
+    for s in state["kit"]["subscribers"]:
+        p.subscribers[s["email_address"].lower()].append(s)
+    for c in state["hubspot"]["contacts"]:
+        p.contacts[str(c["properties"].get("email", "")).lower()].append(c)
+    for t in state["zendesk"]["tickets"]:
+        p.tickets_per_external_id[str(t.get("external_id"))] += 1
+        found = _TICKET_EMAIL.search(t.get("description") or "")
+        email = (found.group(1) if found else t.get("requester_email") or "").lower()
+        for tag in t.get("tags", []):
+            if tag.startswith("integration_"):
+                p.tickets[(email, tag.removeprefix("integration_"))] += 1
+    p.requests = {name: dict(state[name].get("requests", {})) for name in INTEGRATIONS_SANDBOX}
+    return p
+
+
+INTEGRATIONS_SANDBOX = ("circle", "kit", "hubspot", "zendesk")
+
+
+def mismatches(email: str, want: Expected, p: Providers) -> dict[str, str]:
+    """Per integration, what the provider holds that it should not (empty: it matches)."""
+    found: dict[str, str] = {}
+    members = p.members.get(email, [])
+    granted = any(m.get("active", True) and "Members" in m["access_groups"] for m in members)
+    if granted != want.access:
+        found["circle"] = "no Members access" if want.access else "still in Members"
+    subscribers = p.subscribers.get(email, [])
+    tags = {t for s in subscribers for t in s["tags"]}
+    if not subscribers:
+        found["convertkit"] = "no subscriber"
+    elif want.access and ("customer" not in tags or "churned" in tags):
+        found["convertkit"] = f"tags {sorted(tags)}"
+    elif want.churned and ("churned" not in tags or "customer" in tags):
+        found["convertkit"] = f"tags {sorted(tags)}"
+    contacts = p.contacts.get(email, [])
+    lifecycles = {c["properties"].get("switchboard_lifecycle") for c in contacts}
+    if lifecycles != {want.lifecycle}:
+        found["crm"] = f"switchboard_lifecycle {sorted(map(str, lifecycles)) or 'no contact'}"
+    return found
+
+
+def converged_on_providers(expected: dict[str, Expected], state: dict[str, Any]) -> int:
+    p = index(state)
+    return sum(1 for email, want in expected.items() if not mismatches(email, want, p))
+
+
+@dataclass(frozen=True)
+class Status:
+    """One answer of `GET /v1/customers/status`; code None means no answer."""
+
+    code: int | None
+    lifecycle: str | None = None
+    integrations: dict[str, str] = field(default_factory=dict)
+    needs_support: bool = False
+
+
+def lost(want: Expected, status: Status) -> bool:
+    if status.code == 404:
+        return True
+    if status.code != 200 or status.lifecycle is None:
+        return False  # unknown: graded on the providers only
+    if want.lifecycle == "active":
+        return status.lifecycle not in ("active", "paid")
+    return status.lifecycle != want.lifecycle
+
+
+def grade(
+    expected: dict[str, Expected],
+    stories: dict[str, str],
+    state: dict[str, Any],
+    statuses: dict[str, Status],
+    examples: int = 5,
+) -> dict[str, Any]:
+    p = index(state)
+    converged = 0
+    lost_by: Counter[str] = Counter()
+    lost_events: Counter[str] = Counter()
+    stuck: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    stuck_customers = failed_customers = status_unknown = 0
+    failed_but_ok = 0
+    samples: dict[str, list[dict[str, Any]]] = {"lost": [], "silently_stuck": []}
+    for email, want in expected.items():
+        status = statuses.get(email, Status(None))
+        wrong = mismatches(email, want, p)
+        if status.code != 200:
+            status_unknown += status.code != 404
+        if lost(want, status):
+            lost_by[stories[email]] += 1
+            lost_events[want.decided_kind] += 1
+            if len(samples["lost"]) < examples:
+                samples["lost"].append(_sample(email, stories[email], want, status, wrong))
+            continue
+        steps = dict(wrong)
+        for name in INTEGRATIONS:
+            seen = status.integrations.get(name)
+            if seen == "pending" and name not in steps:
+                steps[name] = "status pending"
+            if seen == "failed" and name not in steps:
+                failed_but_ok += 1
+        if status.code == 200 and status.lifecycle == "paid" and want.lifecycle == "active":
+            steps["confirm"] = "still paid: never confirmed active"
+        if not steps:
+            converged += 1
+            continue
+        any_stuck = False
+        for name, reason in steps.items():
+            visible = status.integrations.get(name) == "failed" or p.tickets.get((email, name))
+            if name == "confirm":
+                visible = "failed" in status.integrations.values() or status.needs_support
+            if visible:
+                failed[name] += 1
+            else:
+                stuck[name] += 1
+                any_stuck = True
+        stuck_customers += any_stuck
+        failed_customers += not any_stuck
+        if any_stuck and len(samples["silently_stuck"]) < examples:
+            samples["silently_stuck"].append(_sample(email, stories[email], want, status, steps))
+    n = len(expected)
+    return {
+        "customers": n,
+        "converged": converged,
+        "lost": {
+            "customers": sum(lost_by.values()),
+            "by_story": dict(lost_by),
+            "events_by_kind": dict(lost_events),
+            "examples": samples["lost"],
+        },
+        "visibly_failed": {"customers": failed_customers, "steps_by_integration": dict(failed)},
+        "silently_stuck": {
+            "customers": stuck_customers,
+            "steps": sum(stuck.values()),
+            "steps_by_integration": dict(stuck),
+            "examples": samples["silently_stuck"],
+        },
+        "status_failed_but_provider_matches": failed_but_ok,
+        "status_unanswered": status_unknown,
+        "duplicates": duplicates(expected, p),
+        "requests": requests_vs_needed(expected, p),
+    }
+
+
+def _sample(
+    email: str, story: str, want: Expected, status: Status, wrong: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "email": email,
+        "story": story,
+        "expected": want.lifecycle,
+        "decided_by": want.decided_by,
+        "status_api": {"code": status.code, "lifecycle": status.lifecycle,
+                       "integrations": status.integrations},  # fmt: skip
+        "mismatch": wrong,
+    }
+
+
+def duplicates(expected: dict[str, Expected], p: Providers) -> dict[str, int]:
+    """Emails with more than one record in a provider; tickets sharing an external_id."""
+    return {
+        "circle_members": sum(1 for e in expected if len(p.members.get(e, [])) > 1),
+        "kit_subscribers": sum(1 for e in expected if len(p.subscribers.get(e, [])) > 1),
+        "hubspot_contacts": sum(1 for e in expected if len(p.contacts.get(e, [])) > 1),
+        "zendesk_tickets_same_external_id": sum(
+            n - 1 for n in p.tickets_per_external_id.values() if n > 1
+        ),
+    }
+
+
+def _count(requests: dict[str, int], method: str, *parts: str) -> int:
+    return sum(
+        n
+        for key, n in requests.items()
+        if key.startswith(method + " ") and all(part in key for part in parts)
+    )
+
+
+def requests_vs_needed(expected: dict[str, Expected], p: Providers) -> dict[str, Any]:
+    """Grant requests the sandbox received against the customers that needed one. Every
+    customer bought once, so at most one grant each is needed (a customer whose refund came
+    first may need none); more means repeated calls (harmless if idempotent, but spent)."""
+    circle, kit = p.requests.get("circle", {}), p.requests.get("kit", {})
+    paying = len(expected)
+    canceled = sum(1 for w in expected.values() if w.churned)
+    circle_grants = _count(circle, "POST", "access_groups", "community_members")
+    circle_revokes = _count(circle, "DELETE", "access_groups", "community_members")
+    kit_tags = _count(kit, "POST", "/tags/", "/subscribers")
+    return {
+        "customers_needing_grant": paying,
+        "customers_needing_revoke": canceled,
+        "circle_grant_requests": circle_grants,
+        "circle_revoke_requests": circle_revokes,
+        "circle_grant_requests_per_customer": round(circle_grants / max(paying, 1), 3),
+        "kit_tag_requests": kit_tags,
+        "kit_tag_requests_needed": paying + canceled,
+        "by_provider": p.requests,
+    }
