@@ -15,6 +15,15 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pymongo.errors import PyMongoError
+
+from .logging import get_logger
+
+log = get_logger()
+
+#: how long a client should wait before trying again when the store is unreachable; Stripe
+#: redelivers on its own schedule, which is longer
+STORE_RETRY_AFTER_SECONDS = 5
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
@@ -55,6 +64,24 @@ def make_http_app(
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(PyMongoError)
+    async def _store_error(request: Request, exc: PyMongoError) -> JSONResponse:
+        # The store is down or unreachable: nothing was changed (or, for a webhook, nothing was
+        # acknowledged), so the caller can safely try again. Never a plain-text 500.
+        log.warning(
+            "store_unavailable", path=request.url.path, error=type(exc).__name__, status=503
+        )
+        response = error_response(
+            503, "store_unavailable", "the data store is unavailable; try again shortly"
+        )
+        response.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, status=500)
+        return error_response(500, "internal_error", "an unexpected error occurred")
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -20,7 +20,26 @@ def email_hash(email: str | None) -> str | None:
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper(), force=True)
+    """Our own lines and every library's (uvicorn, aiokafka, pymongo) as one JSON object each:
+    a library's traceback goes into the `exception` field, never across lines."""
+    foreign = logging.StreamHandler(sys.stdout)
+    foreign.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                _bind_service(service),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.EventRenamer("message"),
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    logging.basicConfig(handlers=[foreign], level=level.upper(), force=True)
     for noisy in ("aiokafka", "pymongo", "httpx", "httpcore", "uvicorn.access", "faststream"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(

@@ -25,8 +25,16 @@ log = get_logger()
 
 
 class EventIntake:
-    def __init__(self, events: AsyncCollection[Document], *, max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        events: AsyncCollection[Document],
+        unfinished: AsyncCollection[Document],
+        *,
+        max_batch: int = 500,
+    ) -> None:
         self.events = events
+        #: one small marker per event not yet published: what the relay scans (see store.py)
+        self.unfinished = unfinished
         self.max_batch = max_batch
         self._pending: list[tuple[Document, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
@@ -60,6 +68,12 @@ class EventIntake:
         failed: dict[int, BaseException] = {}
         duplicates: set[int] = set()
         try:
+            # The marker first: an event stored without one would be invisible to the relay,
+            # while a marker without its event (the insert below failed) is dropped by it.
+            await insert_ignoring_duplicates(
+                self.unfinished,
+                [{"_id": doc["_id"], "received_at": doc["received_at"]} for doc, _ in batch],
+            )
             await self.events.insert_many([doc for doc, _ in batch], ordered=False)
         except BulkWriteError as exc:
             for error in exc.details.get("writeErrors", []):
@@ -84,3 +98,16 @@ class EventIntake:
             await self.events.update_many({"_id": {"$in": event_ids}}, {"$inc": {"deliveries": 1}})
         except Exception:  # a lost count is not worth failing anyone's request over
             log.warning("redelivery_count_failed", events=len(event_ids))
+
+
+async def insert_ignoring_duplicates(
+    collection: AsyncCollection[Document], documents: list[Document]
+) -> None:
+    """Insert many; documents whose `_id` is already there are left as they are."""
+    if not documents:
+        return
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise

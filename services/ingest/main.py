@@ -38,7 +38,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     # The request path's inserts get a connection of their own, so they never queue behind the
     # apply stage's bulk writes (the local URI allows one connection per client).
     intake_mongo = make_client(settings)
-    intake = EventIntake(IngestStore(database(intake_mongo, settings)).events)
+    intake_store = IngestStore(database(intake_mongo, settings))
+    intake = EventIntake(intake_store.events, intake_store.unfinished)
+    # The status API's reads get one too: the app's "did my payment go through?" must answer
+    # within its budget while the relay and the apply stage drain a backlog.
+    status_mongo = make_client(settings)
+    status_store = IngestStore(database(status_mongo, settings))
     broker = make_broker(settings)
     stripe_http = StripeApi.make_client(
         settings.stripe_api_base_url, settings.stripe_api_key.get_secret_value()
@@ -71,6 +76,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         await stripe_http.aclose()
         await mongo.close()
         await intake_mongo.close()
+        await status_mongo.close()
 
     app = make_http_app(
         title="Switchboard ingest",
@@ -80,7 +86,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         openapi=True,
     )
     app.include_router(webhook_router(settings, service, metrics))
-    app.include_router(status_router(settings, store))
+    app.include_router(status_router(settings, status_store))
     if settings.bench_bare_endpoint:
 
         @app.post("/bench/bare", include_in_schema=False)

@@ -47,6 +47,7 @@ class OutboxRelay:
         with a scan of the whole event collection."""
         last = float("-inf")
         loop = asyncio.get_running_loop()
+        await self._backfill()
         while True:
             if self.service.unfinished_hint or loop.time() - last >= self.sweep:
                 self.service.unfinished_hint = False
@@ -60,28 +61,41 @@ class OutboxRelay:
                     log.exception("relay_pass_failed")
             await asyncio.sleep(self.interval)
 
-    async def run_once(self, limit: int = 500) -> int:
-        """Finish up to `limit` events; return how many were finished."""
-        finished = 0
+    async def _backfill(self) -> None:
+        """Events left unfinished by a version that kept no markers get theirs (once)."""
+        try:
+            if count := await self.store.backfill_unfinished():
+                log.info("relay_backfilled", events=count)
+        except Exception:
+            log.exception("relay_backfill_failed")  # the events stay; the next start retries
+
+    async def run_once(self, limit: int = 1000) -> int:
+        """Finish up to `limit` events; return how many were handed on or published."""
         # While the stage has a queue, whatever is `received` is most likely in it; stragglers
         # (a crash, a full queue) are looked for once it has caught up.
-        for _ in range(0 if self.stage.queued else limit):
-            doc = await self.store.claim_unfinished(
-                RECEIVED, self.after, self.lease, skip=self.stage.in_flight
-            )
-            if doc is None:
-                break
+        if self.stage.queued:
+            self.service.unfinished_hint = True
+            await self.update_gauges()
+            return 0
+        events, orphans = await self.store.claim_unfinished(self.after, self.lease, limit)
+        await self.store.clear_unfinished(orphans)
+        finished = 0
+        for doc in (d for d in events if d["status"] == RECEIVED):
             if not self.stage.submit(doc["_id"], json.loads(doc["raw"])):
-                self.service.unfinished_hint = True
-                break
+                break  # the queue is full: the rest keep their markers for a later pass
             finished += 1
-        for _ in range(limit):
-            doc = await self.store.claim_unfinished(APPLIED, self.after, self.lease)
-            if doc is None:
-                break
-            if not await self.service.publish(doc["_id"], doc["outbox"], path="relay"):
-                break  # Kafka is still down; `publish` set the hint, so the next pass comes soon
-            finished += 1
+        applied = [(d["_id"], d["outbox"]) for d in events if d["status"] == APPLIED]
+        for start in range(0, len(applied), 100):
+            chunk = applied[start : start + 100]
+            results = await self.service.publish_many(chunk, path="relay")
+            await self.store.mark_published(
+                [eid for (eid, _), ok in zip(chunk, results, strict=True) if ok]
+            )
+            finished += sum(results)
+            if not all(results):
+                break  # Kafka is down: `publish` set the hint, so the next pass comes soon
+        if len(events) + len(orphans) >= limit:
+            self.service.unfinished_hint = True  # a full page: there is more
         await self.update_gauges()
         return finished
 

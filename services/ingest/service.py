@@ -249,10 +249,10 @@ class IngestService:
 
     # --- publish ------------------------------------------------------------------------------
 
-    async def publish_many(self, items: list[tuple[str, str]]) -> list[bool]:
+    async def publish_many(self, items: list[tuple[str, str]], path: str = "batch") -> list[bool]:
         """Publish a batch's messages; the results say which Kafka took, in order."""
         results = await asyncio.gather(
-            *(self.publish(eid, outbox, path="batch", mark=False) for eid, outbox in items)
+            *(self.publish(eid, outbox, path=path, mark=False) for eid, outbox in items)
         )
         return list(results)
 
@@ -271,6 +271,6 @@ class IngestService:
             log.warning("publish_failed", event_id=event_id, error=type(exc).__name__, path=path)
             return False
         if mark:
-            await self.store.mark_published(event_id)
+            await self.store.mark_published([event_id])
         self.metrics.published.labels(path).inc()
         return True

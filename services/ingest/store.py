@@ -1,6 +1,13 @@
 """MongoDB persistence of ingest: webhook events (which double as the outbox), customers and
 identities. Only FerretDB 1.x features are used: unique `_id`s, plain indexes, single-document
 atomic updates (no transactions, no TTL, no `$push`+`$slice`).
+
+Unfinished events. Beside each event record not yet published sits a small marker in
+`unfinished_events` (written before the event, removed once it is published). The relay finds
+its work by scanning the markers, never the event collection: on FerretDB/SQLite any query but
+one by `_id` scans the whole collection, and the events are every webhook ever received, while
+the markers are only the backlog. A marker whose event is missing or already published is
+simply dropped.
 """
 
 from __future__ import annotations
@@ -12,11 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from .canonical import CanonicalCustomer
+from .intake import insert_ignoring_duplicates
 
 Document = dict[str, Any]
 
@@ -46,11 +54,13 @@ class ConcurrentUpdate(Exception):
 class IngestStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.events = db["webhook_events"]
+        self.unfinished = db["unfinished_events"]
         self.customers = db["customers"]
         self.identities = db["identities"]
 
     async def create_indexes(self) -> None:
         await self.events.create_index([("status", 1), ("received_at", 1)])
+        await self.unfinished.create_index([("received_at", 1)])
         await self.customers.create_index([("email_lower", 1)])
         await self.customers.create_index([("stripe_customer_id", 1)])
 
@@ -82,6 +92,7 @@ class IngestStore:
         self, event_id: str, event_type: str, customer_id: str, outbox: str
     ) -> bool:
         """An outbox record for a change Switchboard itself made (no webhook behind it)."""
+        await insert_ignoring_duplicates(self.unfinished, [{"_id": event_id, "received_at": now()}])
         return await self._insert_once(
             {
                 "_id": event_id,
@@ -104,6 +115,8 @@ class IngestStore:
         else:
             fields.update(status=APPLIED, outbox=outbox)
         await self.events.update_one({"_id": event_id, "status": RECEIVED}, {"$set": fields})
+        if outbox is None:
+            await self.clear_unfinished([event_id])
 
     async def finish_events(self, finished: list[Finished]) -> None:
         """Record many events' outcomes at once (the batch path publishes before this)."""
@@ -119,6 +132,9 @@ class IngestStore:
                 fields["status"] = APPLIED  # Kafka refused it: the relay publishes it later
             updates.append(UpdateOne({"_id": f.event_id, "status": RECEIVED}, {"$set": fields}))
         await self._bulk(self.events, updates)
+        await self.clear_unfinished(
+            [f.event_id for f in finished if f.outbox is None or f.published]
+        )
 
     @staticmethod
     async def _bulk(collection: Any, updates: list[UpdateOne]) -> int:
@@ -128,55 +144,70 @@ class IngestStore:
             matched += result.matched_count
         return matched
 
-    async def mark_published(self, event_id: str) -> None:
-        await self.events.update_one(
-            {"_id": event_id, "status": APPLIED},
-            {"$set": {"status": PUBLISHED, "published_at": now()}, "$unset": {"lease_until": ""}},
+    async def mark_published(self, event_ids: list[str]) -> None:
+        if not event_ids:
+            return
+        await self.events.update_many(
+            {"_id": {"$in": event_ids}, "status": APPLIED},
+            {"$set": {"status": PUBLISHED, "published_at": now()}},
         )
+        await self.clear_unfinished(event_ids)
+
+    async def backfill_unfinished(self) -> int:
+        """Markers for unfinished events recorded before markers were kept (one scan, at start)."""
+        found = self.events.find(
+            {"status": {"$in": [RECEIVED, APPLIED]}}, {"_id": 1, "received_at": 1}
+        )
+        markers = [
+            {"_id": d["_id"], "received_at": d.get("received_at") or now()} async for d in found
+        ]
+        await insert_ignoring_duplicates(self.unfinished, markers)
+        return len(markers)
+
+    async def clear_unfinished(self, event_ids: list[str]) -> None:
+        if event_ids:
+            await self.unfinished.delete_many({"_id": {"$in": event_ids}})
 
     async def claim_unfinished(
-        self,
-        status: str,
-        older_than: timedelta,
-        lease: timedelta,
-        skip: frozenset[str] | set[str] = frozenset(),
-    ) -> Document | None:
-        """Lease one event left in `status` so only one relay works on it at a time.
+        self, older_than: timedelta, lease: timedelta, limit: int
+    ) -> tuple[list[Document], list[str]]:
+        """Lease up to `limit` unfinished events (oldest first) for this relay, so two relays do
+        not both work on one; return their event records, and the ids of markers left behind by
+        events that are missing or already published.
 
-        Found with a read first, then leased by `_id`: on FerretDB/SQLite a filtered
-        find-and-modify holds the database's single write lock for its whole scan, which stalls
-        every webhook being accepted meanwhile.
+        One scan of the markers (the backlog, not the history), one leasing write and two reads
+        by `_id`, however many are claimed: the relay drains a backlog at the apply stage's
+        rate instead of one round trip per event.
         """
         t = now()
-        candidates = self.events.find(
-            {"status": status, "received_at": {"$lt": t - older_than}},
-            {"_id": 1, "lease_until": 1},
+        token = secrets.token_hex(8)
+        free = {"$or": [{"lease_until": None}, {"lease_until": {"$lt": t}}]}
+        page = self.unfinished.find(
+            {"received_at": {"$lt": t - older_than}, **free},
+            {"_id": 1},
             sort=[("received_at", 1)],
-            limit=20 + len(skip),
+            limit=limit,
         )
-        async for candidate in candidates:
-            if candidate["_id"] in skip:  # already queued in this process
-                continue
-            lease_until = candidate.get("lease_until")
-            if lease_until is not None and lease_until >= t:
-                continue
-            claimed = await self.events.find_one_and_update(
-                {"_id": candidate["_id"], "status": status, "lease_until": lease_until},
-                {"$set": {"lease_until": t + lease}, "$inc": {"relay_attempts": 1}},
-                return_document=ReturnDocument.AFTER,
-            )
-            if claimed is not None:
-                return claimed
-        return None
+        ids = [doc["_id"] async for doc in page]
+        if not ids:
+            return [], []
+        await self.unfinished.update_many(
+            {"_id": {"$in": ids}, **free},
+            {"$set": {"lease_until": t + lease, "lease_owner": token}},
+        )
+        ours = self.unfinished.find({"_id": {"$in": ids}, "lease_owner": token}, {"_id": 1})
+        claimed = [doc["_id"] async for doc in ours]
+        events = {doc["_id"]: doc async for doc in self.events.find({"_id": {"$in": claimed}})}
+        orphans = [i for i in claimed if events.get(i, {}).get("status", PUBLISHED) == PUBLISHED]
+        return [events[i] for i in claimed if i not in orphans], orphans
 
     async def get_event(self, event_id: str) -> Document | None:
         return await self.events.find_one({"_id": event_id})
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """Events accepted but not yet published, and when the oldest arrived."""
-        unfinished = {"status": {"$in": [RECEIVED, APPLIED]}}
-        count = await self.events.count_documents(unfinished)
-        oldest = await self.events.find_one(unfinished, sort=[("received_at", 1)])
+        count = await self.unfinished.count_documents({})
+        oldest = await self.unfinished.find_one({}, sort=[("received_at", 1)])
         return count, (oldest or {}).get("received_at")
 
     # --- identities and customers ------------------------------------------------------------

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.conftest import unique_email
@@ -117,7 +118,7 @@ def known(system: System) -> Known:
     )
 
 
-def explicit_cases(operation: Any, known: Known) -> list[Case]:
+def explicit_cases(operation: Any, known: Known) -> list[Case[Any]]:
     """Requests with the token, sent on top of the generated ones, that reach real data."""
     label = f"{operation.method.upper()} {operation.path}"
     token = {"authorization": ADMIN_TOKEN}
@@ -131,9 +132,10 @@ def explicit_cases(operation: Any, known: Known) -> list[Case]:
         ids = [known.customer_id, known.failed_customer_id]
         return [operation.Case(path_parameters={"customer_id": i}, headers=token) for i in ids]
     if label == FAILURES:
-        queries = [{"integration": "circle"}, {"integration": "circle", "status": "failed"}]
-        queries.append({"integration": "circle", **window})
-        return [operation.Case(query=q, headers=token) for q in queries]
+        filters: list[dict[str, str]] = [{"integration": "circle"}]
+        filters.append({"integration": "circle", "status": "failed"})
+        filters.append({"integration": "circle", **window})
+        return [operation.Case(query=q, headers=token) for q in filters]
     if label == TICKETS:
         return [operation.Case(headers=token)]
     if label == REPLAYS:
@@ -158,7 +160,7 @@ def fuzz(operation: Any, authorized: bool, known: Known) -> None:
         operation.as_strategy(GenerationMode.NEGATIVE, headers=fixed),
     )
 
-    def check(case: Case) -> None:
+    def check(case: Case[Any]) -> None:
         case.call_and_validate(checks=CHECKS, timeout=10)
 
     test: Callable[..., None] = given(case=strategy)(check)
@@ -172,7 +174,9 @@ def test_support_answers_every_fuzzed_request_without_5xx_and_as_documented(
     system: System, known: Known, authorized: bool
 ) -> None:
     schema = schemathesis.openapi.from_url(f"{system.support}/openapi.json", timeout=10)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    results = list(schema.get_all_operations())
+    assert not [r.err() for r in results if isinstance(r, Err)]  # all of the document is usable
+    operations = [r.ok() for r in results if not isinstance(r, Err)]
     labels = sorted(f"{op.method.upper()} {op.path}" for op in operations)
     # A new endpoint is fuzzed automatically; this only guards against an empty document.
     assert {SEARCH, CUSTOMER, FAILURES, TICKETS, REPLAYS} <= set(labels), labels
@@ -186,3 +190,88 @@ def test_support_answers_every_fuzzed_request_without_5xx_and_as_documented(
             failures.append(exc)
     if failures:
         raise ExceptionGroup(f"schemathesis found problems in support ({labels})", failures)
+
+
+def operation_of(system: System, label: str) -> Any:
+    schema = schemathesis.openapi.from_url(f"{system.support}/openapi.json", timeout=10)
+    for result in schema.get_all_operations():
+        if (
+            not isinstance(result, Err)
+            and label == f"{result.ok().method.upper()} {result.ok().path}"
+        ):
+            return result.ok()
+    raise AssertionError(f"{label} is not in support's OpenAPI document")
+
+
+OUT_OF_RANGE = (
+    "not_a_server_error: support answers 500 (OverflowError: date value out of range): an "
+    "aware date-time whose UTC time falls before 0001-01-01 or after 9999-12-31 passes "
+    "validation and fails when pymongo encodes the query (store.list_failures)"
+)
+WINDOW = {"integration": "circle", "dry_run": True}
+
+
+# Found by probing the date-time parameters at the ends of the calendar (schemathesis' dates
+# reach 0001 and 9999, but rarely with an offset that pushes the UTC time past them, so the fuzz
+# above does not find them in its budget). A fix answers 422; then remove the marks.
+@pytest.mark.parametrize(
+    ("label", "fields"),
+    [
+        pytest.param(FAILURES, {"query": {"since": "0001-01-01T00:00:00Z"}}, id="year-1-utc"),
+        pytest.param(
+            FAILURES,
+            {"query": {"since": "0001-01-01T00:00:00+14:00"}},
+            id="failures-since-year-1-plus-14h",
+            marks=pytest.mark.xfail(strict=True, reason=OUT_OF_RANGE),
+        ),
+        pytest.param(
+            FAILURES,
+            {"query": {"until": "9999-12-31T23:59:59-14:00"}},
+            id="failures-until-year-9999-minus-14h",
+            marks=pytest.mark.xfail(strict=True, reason=OUT_OF_RANGE),
+        ),
+        pytest.param(
+            REPLAYS,
+            {
+                "body": {
+                    **WINDOW,
+                    "since": "0001-01-01T00:00:00+14:00",
+                    "until": "9999-12-31T23:59:59-14:00",
+                },
+                "media_type": "application/json",
+            },
+            id="replay-window-at-both-ends",
+            marks=pytest.mark.xfail(strict=True, reason=OUT_OF_RANGE),
+        ),
+    ],
+)
+def test_a_date_time_at_the_ends_of_the_calendar_is_answered_as_documented(
+    system: System, label: str, fields: dict[str, Any]
+) -> None:
+    case = operation_of(system, label).Case(headers={"authorization": ADMIN_TOKEN}, **fields)
+    case.call_and_validate(checks=CHECKS, timeout=10)
+
+
+# Found by the fuzz (negative generation sends bodies that are not UTF-8). Not a failure of the
+# two checks above, since 400 is not documented, but every error must be `{"error", "message"}`
+# (DESIGN.md, "HTTP surfaces"). A fix answers 400 or 422 with that shape; then remove the mark.
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        'error shape: support answers 400 {"detail": "There was an error parsing the body"}: '
+        "FastAPI raises starlette's HTTPException, and libs/runtime/http.py handles only "
+        "fastapi.HTTPException (a subclass), so Starlette's default handler answers; "
+        "400 is not in the OpenAPI document either"
+    ),
+)
+def test_a_body_that_is_not_utf8_gets_the_stable_error_shape(system: System) -> None:
+    response = httpx.post(
+        f"{system.support}/api/replays",
+        content=b'{"integration": "\xff"}',
+        headers={"Authorization": ADMIN_TOKEN, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code in (400, 422), response.text
+    body = response.json()
+    assert isinstance(body.get("error"), str), body
+    assert isinstance(body.get("message"), str), body

@@ -32,7 +32,7 @@ async def service(mongo_db: Any, kafka_bootstrap: str) -> AsyncIterator[IngestSe
     async with httpx.AsyncClient(transport=transport, base_url="http://stripe") as client:
         svc = IngestService(
             store,
-            EventIntake(store.events),
+            EventIntake(store.events, store.unfinished),
             broker,
             StripeApi(client),
             IngestMetrics(CollectorRegistry()),
