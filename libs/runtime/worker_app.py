@@ -92,6 +92,7 @@ def create_worker_app(
     configure_logging(settings.service_name, settings.log_level)
     registry = CollectorRegistry()
     metrics = WorkerMetrics(registry)
+    metrics.start_at_zero(name)
     mongo = make_client(settings)
     dedupe = DedupeStore(database(mongo, settings), name)
     broker = make_broker(settings)

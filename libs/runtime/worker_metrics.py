@@ -87,3 +87,21 @@ class WorkerMetrics:
             ["group", "topic", "partition"],
             registry=registry,
         )
+
+    def start_at_zero(self, integration: str) -> None:
+        """Create every series whose label values are known up front, at 0. A counter born at 1
+        with the first failure gives `increase()` nothing to compare, so the first failure
+        after a start would raise no alert."""
+        from libs.contracts import SyncOutcome  # the contracts are pure; imported late, once
+
+        for outcome in [*SyncOutcome, "unreadable"]:
+            self.results.labels(integration, str(outcome))
+        for reason in ("error", "rate_limit"):
+            self.retries.labels(integration, reason)
+        for status in ("401", "403"):
+            self.auth_errors.labels(integration, status)
+        for reason in ("internal_error", "shutdown"):
+            self.handed_back.labels(integration, reason)
+        self.failures.labels(integration)
+        self.stale.labels(integration)
+        self.dedupe_hits.labels(integration)

@@ -33,6 +33,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
+    metrics.start_at_zero()
     mongo = make_client(settings)
     store = IngestStore(database(mongo, settings))
     # The request path's inserts get a connection of their own, so they never queue behind the

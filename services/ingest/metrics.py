@@ -4,6 +4,18 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .normalize import HANDLED_TYPES
 
+#: every code a rejected webhook is counted under (routes.py and signature.py)
+REJECTIONS = (
+    "payload_too_large",
+    "not_a_stripe_event",
+    "signature_missing",
+    "signature_malformed",
+    "signature_no_v1",
+    "signature_mismatch",
+    "timestamp_too_old",
+    "timestamp_in_future",
+)
+
 
 class IngestMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -41,6 +53,17 @@ class IngestMetrics:
             "Failed attempts to publish a customer event to Kafka.",
             registry=registry,
         )
+
+    def start_at_zero(self) -> None:
+        """Every series with known label values exists from the start at 0 (see the workers'
+        `start_at_zero`): the first rejected signature after a start is an increase."""
+        for event_type in (*HANDLED_TYPES, "other"):
+            for outcome in ("accepted", "duplicate"):
+                self.webhooks.labels("stripe", event_type, outcome)
+        for code in REJECTIONS:
+            self.webhooks.labels("stripe", "unknown", code)
+        for path in ("batch", "inline", "relay"):
+            self.published.labels(path)
 
     @staticmethod
     def type_label(event_type: str) -> str:

@@ -36,6 +36,7 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
     registry = CollectorRegistry()
     metrics = SupportMetrics(registry)
+    metrics.start_at_zero(settings.integrations)
     mongo = make_client(settings)
     store = SupportStore(database(mongo, settings))
     broker = make_broker(settings)

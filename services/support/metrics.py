@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from .incidents import Effect, Outcome
+
 
 class SupportMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -68,3 +70,22 @@ class SupportMetrics:
             ["outcome"],
             registry=registry,
         )
+
+    def start_at_zero(self, integrations: tuple[str, ...] | list[str]) -> None:
+        """Every series with known label values exists from the start at 0, so the first ticket
+        or failure after a start is an increase that alerts can see."""
+        for name in integrations:
+            for outcome in Outcome:
+                self.failures.labels(name, outcome.value)
+            for counter in (
+                self.tickets_created,
+                self.ticket_comments,
+                self.tickets_solved,
+                self.incidents_resolved,
+            ):
+                counter.labels(name)
+            for scope in ("one", "window"):
+                self.replays.labels(name, scope)
+        for effect in Effect:
+            for kind in ("transient", "permanent", "auth"):
+                self.zendesk_errors.labels(effect.value, kind)

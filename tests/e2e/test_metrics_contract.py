@@ -96,6 +96,35 @@ def test_every_queried_metric_is_exported(scraped: dict[str, Any]) -> None:
     assert not missing, f"queried but not exported: {missing}"
 
 
+#: series an alert takes `increase()` or `rate()` of: each must exist at 0 from the start, or the
+#: first failure after a start (a series born at 1) raises no alert
+ALERTED_AT_ZERO = {
+    "circle_sync": [
+        'switchboard_sync_failures_total{integration="circle"}',
+        'switchboard_sync_auth_errors_total{integration="circle",status="401"}',
+    ],
+    "convertkit_sync": ['switchboard_sync_failures_total{integration="convertkit"}'],
+    "crm_sync": ['switchboard_sync_failures_total{integration="crm"}'],
+    "support": [
+        f'switchboard_support_tickets_created_total{{integration="{name}"}}'
+        for name in ("circle", "convertkit", "crm")
+    ],
+    "ingest": [
+        'switchboard_ingest_webhooks_total{outcome="timestamp_too_old",provider="stripe",'
+        'type="unknown"}'
+    ],
+}
+
+
+@pytest.mark.parametrize("service", sorted(ALERTED_AT_ZERO))
+def test_alerted_counters_exist_at_zero_before_their_first_increase(
+    service: str, scraped: dict[str, Any]
+) -> None:
+    lines = scraped["texts"][service].splitlines()
+    for series in ALERTED_AT_ZERO[service]:
+        assert f"{series} 0.0" in lines, f"{service} does not export {series} at 0"
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_metric_names_follow_prometheus_conventions(service: str, scraped: dict[str, Any]) -> None:
     problems = []
