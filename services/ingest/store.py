@@ -187,6 +187,7 @@ class IngestStore:
             {"_id": 1},
             sort=[("received_at", 1)],
             limit=limit,
+            batch_size=limit,  # one round trip, not the driver's default first batch of 101
         )
         ids = [doc["_id"] async for doc in page]
         if not ids:
@@ -195,9 +196,12 @@ class IngestStore:
             {"_id": {"$in": ids}, **free},
             {"$set": {"lease_until": t + lease, "lease_owner": token}},
         )
-        ours = self.unfinished.find({"_id": {"$in": ids}, "lease_owner": token}, {"_id": 1})
+        ours = self.unfinished.find(
+            {"_id": {"$in": ids}, "lease_owner": token}, {"_id": 1}, batch_size=limit
+        )
         claimed = [doc["_id"] async for doc in ours]
-        events = {doc["_id"]: doc async for doc in self.events.find({"_id": {"$in": claimed}})}
+        found = self.events.find({"_id": {"$in": claimed}}, batch_size=limit)
+        events = {doc["_id"]: doc async for doc in found}
         orphans = [i for i in claimed if events.get(i, {}).get("status", PUBLISHED) == PUBLISHED]
         return [events[i] for i in claimed if i not in orphans], orphans
 
