@@ -126,6 +126,7 @@ def test_soak_under_faults_loses_nothing_doubles_nothing_leaves_nothing_silently
     finally:
         stack.stop()
         _infra("start", infra_env)  # whatever happened, the test infrastructure stays up
+    (log_dir / "final-state.json").write_text(json.dumps(summary.pop("final_state")))
     (log_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"soak took {time.monotonic() - started:.0f} s; summary in {log_dir}/summary.json")
     print(headline(summary))

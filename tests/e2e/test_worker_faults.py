@@ -147,6 +147,8 @@ def test_a_429_storm_is_waited_out_and_then_synced(
         )
         assert circle_failures.about(event_id) == []
         assert sync_results.about(event_id) == []
+        # ... and the step shows it is retrying, not a silent "pending"
+        assert {m["outcome"] for m in sync_results.about(event_id, progress=True)} == {"retrying"}
     finally:
         system.clear_faults()
 

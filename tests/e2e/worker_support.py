@@ -92,12 +92,17 @@ class TopicTail:
         asyncio.run(self._catch_up())
         return self.messages
 
-    def about(self, event_id: str, integration: str | None = "circle") -> list[dict[str, Any]]:
+    def about(
+        self, event_id: str, integration: str | None = "circle", *, progress: bool = False
+    ) -> list[dict[str, Any]]:
+        """Messages about `event_id`; outcomes only, unless `progress` (the `retrying` reports
+        a worker publishes while it waits to try again)."""
         return [
             m
             for m in self.read()
             if m["event_id"] == event_id
             and (integration is None or m.get("integration") == integration)
+            and (progress or m.get("outcome") != "retrying")
         ]
 
     def wait(
