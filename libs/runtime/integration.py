@@ -35,9 +35,12 @@ class WorkerSettings(ServiceSettings):
     rollout_percent: float = Field(default=100.0, ge=0, le=100)
     mapping_file: Path = DEFAULT_MAPPING_FILE
     concurrency: int = Field(default=4, ge=1, le=64)  # consumers per process, one per partition set
-    retries: int = Field(default=4, ge=3)  # error retries per event: attempts = retries + 1
-    backoff_base_seconds: float = Field(default=0.2, gt=0)
-    backoff_max_seconds: float = Field(default=10.0, gt=0)
+    #: error retries per event (attempts = retries + 1). With the backoff below they span about
+    #: a minute (at most 1.5): a provider's brief outage or 503 burst is ridden out instead of
+    #: ending in a ticket and a manual replay, as 4 retries over ~1.5 s did.
+    retries: int = Field(default=8, ge=3)
+    backoff_base_seconds: float = Field(default=0.5, gt=0)
+    backoff_max_seconds: float = Field(default=30.0, gt=0)
     max_retry_after_seconds: float = Field(default=60.0, gt=0)
     #: how long a 429 without Retry-After makes us wait: the provider's rate-limit window
     rate_limit_window_seconds: float = Field(default=60.0, gt=0)

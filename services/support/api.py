@@ -91,10 +91,16 @@ class ReplayAnswer(BaseModel):
 
 
 def utc(value: datetime | None) -> datetime | None:
-    """A time without a zone is taken as UTC."""
-    if value is not None and value.tzinfo is None:
+    """The time in UTC (one without a zone is taken as UTC). A time whose UTC value falls
+    outside the calendar (year 1 at +14:00, say) is refused with `ValueError`."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is outside the range of dates (years 1 to 9999, UTC)") from None
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -138,7 +144,10 @@ def api_router(store: SupportStore, service: SupportService) -> APIRouter:
     ) -> FailureList:
         if integration is not None:
             service.check_integration(integration)
-        since, until = utc(since), utc(until)
+        try:
+            since, until = utc(since), utc(until)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_time", str(exc)) from None
         if since is not None and until is not None and until <= since:
             raise ApiError(422, "invalid_window", "`until` must be after `since`")
         found = await views.failures(store, integration, since, until, status)

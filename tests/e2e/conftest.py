@@ -100,6 +100,11 @@ def system(kafka_bootstrap: str, mongodb_uri: str) -> Iterator[System]:
         "SWITCHBOARD_SANDBOX_CIRCLE_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_KIT_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_HUBSPOT_RATE_LIMIT": "0",
+        # Failures after retries are what many tests are about: short retries keep them quick
+        # (the defaults ride out about a minute of outage first).
+        "SWITCHBOARD_RETRIES": "4",
+        "SWITCHBOARD_BACKOFF_BASE_SECONDS": "0.2",
+        "SWITCHBOARD_BACKOFF_MAX_SECONDS": "10",
         "SWITCHBOARD_SANDBOX_INGEST_URL": f"http://127.0.0.1:{PORTS['ingest']}/webhooks/stripe",
     }
     start_groups_at_end(kafka_bootstrap, env["SWITCHBOARD_KAFKA_GROUP_PREFIX"])

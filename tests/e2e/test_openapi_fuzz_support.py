@@ -203,17 +203,12 @@ def operation_of(operations: list[Any], label: str) -> Any:
     return found[0]
 
 
-OUT_OF_RANGE = (
-    "not_a_server_error: support answers 500 (OverflowError: date value out of range): an "
-    "aware date-time whose UTC time falls before 0001-01-01 or after 9999-12-31 passes "
-    "validation and fails when pymongo encodes the query (store.list_failures)"
-)
 WINDOW = {"integration": "circle", "dry_run": True}
 
 
 # Found by probing the date-time parameters at the ends of the calendar (schemathesis' dates
 # reach 0001 and 9999, but rarely with an offset that pushes the UTC time past them, so the fuzz
-# above does not find them in its budget). A fix answers 422; then remove the marks.
+# above does not find them in its budget). They answer 422.
 @pytest.mark.parametrize(
     ("label", "fields"),
     [
@@ -222,13 +217,11 @@ WINDOW = {"integration": "circle", "dry_run": True}
             FAILURES,
             {"query": {"since": "0001-01-01T00:00:00+14:00"}},
             id="failures-since-year-1-plus-14h",
-            marks=pytest.mark.xfail(strict=True, reason=OUT_OF_RANGE),
         ),
         pytest.param(
             FAILURES,
             {"query": {"until": "9999-12-31T23:59:59-14:00"}},
             id="failures-until-year-9999-minus-14h",
-            marks=pytest.mark.xfail(strict=True, reason=OUT_OF_RANGE),
         ),
         pytest.param(
             REPLAYS,
@@ -241,7 +234,6 @@ WINDOW = {"integration": "circle", "dry_run": True}
                 "media_type": "application/json",
             },
             id="replay-window-at-both-ends",
-            marks=pytest.mark.xfail(strict=True, reason=OUT_OF_RANGE),
         ),
     ],
 )
@@ -254,16 +246,7 @@ def test_a_date_time_at_the_ends_of_the_calendar_is_answered_as_documented(
 
 # Found by the fuzz (negative generation sends bodies that are not UTF-8). Not a failure of the
 # two checks above, since 400 is not documented, but every error must be `{"error", "message"}`
-# (DESIGN.md, "HTTP surfaces"). A fix answers 400 or 422 with that shape; then remove the mark.
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        'error shape: support answers 400 {"detail": "There was an error parsing the body"}: '
-        "FastAPI raises starlette's HTTPException, and libs/runtime/http.py handles only "
-        "fastapi.HTTPException (a subclass), so Starlette's default handler answers; "
-        "400 is not in the OpenAPI document either"
-    ),
-)
+# (DESIGN.md, "HTTP surfaces").
 def test_a_body_that_is_not_utf8_gets_the_stable_error_shape(system: System) -> None:
     response = httpx.post(
         f"{system.support}/api/replays",
