@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from libs.runtime.http import ApiError
+from services.ingest.canonical import CanonicalCustomer, step_of
 
 from .incidents import Incident, IncidentRecord
 from .store import REPLAYABLE, SupportStore, step_id
@@ -295,9 +296,13 @@ async def customer_page(
         status = known.get(name) or {}
         found = by_integration.get(name)
         open_incident = found.open if found is not None else None
+        step = step_of(CanonicalCustomer.model_validate(doc), name)  # ingest's rule, not a copy
         integration_views[name] = {
             "name": integration_name(name),
-            "status": status.get("status", "pending"),
+            "status": step.status,
+            "reason": step.reason,
+            "attempts": step.attempts,
+            "since": _iso(step.since),
             "version": status.get("version"),
             "event_id": status.get("event_id"),
             "error": status.get("error"),

@@ -114,6 +114,16 @@ def test_a_step_waiting_to_retry_is_pending_with_its_reason(system: System) -> N
         assert circle["status"] == "pending"
         assert circle["attempts"] == 1
         assert circle["since"]
+        # the ops console (its admin API) shows the same step the same way
+        admin = {"Authorization": "Bearer local-admin-token"}
+        found = httpx.get(
+            f"{system.support}/api/customers", params={"q": email}, headers=admin, timeout=10
+        ).json()["customers"]
+        page = httpx.get(
+            f"{system.support}/api/customers/{found[0]['customer_id']}", headers=admin, timeout=10
+        ).json()
+        assert page["integrations"]["circle"]["status"] == "pending"
+        assert page["integrations"]["circle"]["reason"] == "retrying"
     finally:
         system.clear_faults()
     wait_for(
