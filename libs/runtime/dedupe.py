@@ -43,18 +43,31 @@ class DedupeStore:
         )
 
     async def applied_version(self, customer_id: str) -> int:
-        doc = await self.versions.find_one({"_id": customer_id})
-        return int(doc["version"]) if doc else 0
+        return (await self.applied(customer_id))[0]
 
-    async def record_version(self, customer_id: str, version: int) -> None:
-        """Raise the customer's applied version to `version`; never lowers it."""
+    async def applied(self, customer_id: str) -> tuple[int, str | None]:
+        """The last version applied for the customer, and the key of the desired state it
+        established in the provider (None if unknown)."""
+        doc = await self.versions.find_one({"_id": customer_id})
+        return (int(doc["version"]), doc.get("desired_key")) if doc else (0, None)
+
+    async def record_version(
+        self, customer_id: str, version: int, desired_key: str | None = None
+    ) -> None:
+        """Raise the customer's applied version to `version` (never lowers it), with the key
+        of the desired state that version established."""
         # A duplicate key means the record exists with a version >= ours: nothing to raise.
         with contextlib.suppress(DuplicateKeyError):
             await self.versions.update_one(
                 {"_id": customer_id, "version": {"$lt": version}},
-                {"$set": {"version": version, "at": datetime.now(UTC)}},
+                {"$set": {"version": version, "desired_key": desired_key, "at": datetime.now(UTC)}},
                 upsert=True,
             )
+
+    async def forget_desired(self, customer_id: str) -> None:
+        """A sync failed part way: what the provider holds is no longer known, so the next event
+        of the customer calls the provider whatever its desired state."""
+        await self.versions.update_one({"_id": customer_id}, {"$set": {"desired_key": None}})
 
     async def prune(self, older_than: timedelta) -> int:
         cutoff = datetime.now(UTC) - older_than

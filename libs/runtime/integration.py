@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -104,4 +106,30 @@ class Integration(Protocol):
 
     async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]: ...
 
+    # Optional: `desired_key(event) -> str`, a stable key of what `sync` would establish in the
+    # provider for this event (`desired_key` below). When it equals the key of the version last
+    # synced, the worker skips the provider altogether: an event that changes nothing this
+    # integration holds (the `paid` -> `active` follow-up, for Circle and Kit) costs no call.
+
     async def aclose(self) -> None: ...
+
+
+def desired_key(desired: object) -> str:
+    """A stable key of a desired state (a dataclass or pydantic model of plain values, sets
+    and tuples): the same on every replica and restart, whatever the hash seed."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if hasattr(value, "model_dump"):
+            return plain(value.model_dump())
+        if isinstance(value, (set, frozenset)):
+            return sorted((plain(v) for v in value), key=repr)
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return value
+
+    encoded = json.dumps(plain(desired), sort_keys=True, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()[:32]

@@ -186,15 +186,29 @@ class WorkerLoop:
         if not replay and await self.dedupe.is_processed(event.event_id):
             self.metrics.dedupe_hits.labels(self.name).inc()
             return self._result(event, SyncOutcome.DUPLICATE)
-        if event.version <= await self.dedupe.applied_version(event.customer_id):
+        applied_version, applied_key = await self.dedupe.applied(event.customer_id)
+        if event.version <= applied_version:
             self.metrics.stale.labels(self.name).inc()
             return self._result(event, SyncOutcome.STALE)
+        key = self._desired_key(event)
+        if mode is Mode.ON and not replay and key is not None and key == applied_key:
+            # What this version asks of the provider is exactly what the last synced version
+            # established: nothing to call. (A replay always calls: an operator asked for it.)
+            self.metrics.unchanged.labels(self.name).inc()
+            return self._result(event, SyncOutcome.SYNCED, actions=["unchanged"])
         return await self._sync_with_retries(event, dry_run=mode is Mode.SHADOW)
+
+    def _desired_key(self, event: CustomerEvent) -> str | None:
+        key_of = getattr(self.integration, "desired_key", None)
+        return str(key_of(event)) if key_of is not None else None
 
     async def _record(self, event: CustomerEvent, result: SyncResult) -> None:
         """The dedupe records, written after the outcome is out and before the commit."""
         if result.outcome is SyncOutcome.SYNCED:
-            await self.dedupe.record_version(event.customer_id, event.version)
+            key = self._desired_key(event)
+            await self.dedupe.record_version(event.customer_id, event.version, key)
+        if result.outcome is SyncOutcome.FAILED:
+            await self.dedupe.forget_desired(event.customer_id)
         if result.outcome in (SyncOutcome.SYNCED, SyncOutcome.STALE, SyncOutcome.FAILED):
             await self.dedupe.mark_processed(
                 event.event_id, event.customer_id, result.outcome.value

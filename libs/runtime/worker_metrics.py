@@ -53,6 +53,13 @@ class WorkerMetrics:
             ["integration"],
             registry=registry,
         )
+        self.unchanged = Counter(
+            "switchboard_sync_unchanged_total",
+            "Events synced without a provider call: the desired state equals what the last "
+            "synced version established.",
+            ["integration"],
+            registry=registry,
+        )
         self.dedupe_hits = Counter(
             "switchboard_sync_dedupe_hits_total",
             "Events skipped because they were already processed.",
@@ -105,3 +112,4 @@ class WorkerMetrics:
         self.failures.labels(integration)
         self.stale.labels(integration)
         self.dedupe_hits.labels(integration)
+        self.unchanged.labels(integration)

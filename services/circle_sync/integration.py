@@ -9,6 +9,7 @@ import httpx
 
 from libs.contracts import CustomerEvent
 from libs.runtime.errors import ProviderError
+from libs.runtime.integration import desired_key
 from libs.runtime.mapping import IntegrationMapping, load_section
 from libs.runtime.worker_metrics import WorkerMetrics
 
@@ -89,6 +90,10 @@ class CircleIntegration:
             groups = frozenset(g for g in desired.managed_groups if g.lower() in names)
             found.append(PreviousMember(email, groups))
         return tuple(found)
+
+    def desired_key(self, event: CustomerEvent) -> str:
+        """What `sync` would establish, as a key: the worker skips an unchanged one."""
+        return desired_key(desired_state(event, self.mapping))
 
     async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
         desired = desired_state(event, self.mapping)

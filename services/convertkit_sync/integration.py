@@ -9,6 +9,7 @@ import httpx
 
 from libs.contracts import CustomerEvent
 from libs.runtime.errors import ProviderError
+from libs.runtime.integration import desired_key
 from libs.runtime.mapping import IntegrationMapping, load_section
 from libs.runtime.worker_metrics import WorkerMetrics
 
@@ -103,6 +104,10 @@ class KitIntegration:
         """Of the managed tags, those the subscriber carries (read by id: consistent)."""
         names = {n.casefold() for n in await self.client.subscriber_tags(subscriber_id)}
         return frozenset(t for t in desired.managed_tags if t.casefold() in names)
+
+    def desired_key(self, event: CustomerEvent) -> str:
+        """What `sync` would establish, as a key: the worker skips an unchanged one."""
+        return desired_key(desired_state(event, self.mapping))
 
     async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
         desired = desired_state(event, self.mapping)

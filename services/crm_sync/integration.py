@@ -10,6 +10,7 @@ from pydantic import AfterValidator
 
 from libs.contracts import CustomerEvent
 from libs.runtime.errors import PermanentProviderError, ProviderError
+from libs.runtime.integration import desired_key
 from libs.runtime.mapping import IntegrationMapping, load_section
 from libs.runtime.worker_metrics import WorkerMetrics
 
@@ -106,6 +107,12 @@ class CrmIntegration:
             if found is not None:
                 return Current(exists=True, properties=found, found_under=previous)
         return Current(exists=False)
+
+    def desired_key(self, event: CustomerEvent) -> str:
+        """What `sync` would establish, as a key: the worker skips an unchanged one."""
+        return desired_key(
+            desired_state(event, self.mapping, self.settings.hubspot_lifecycle_stages)
+        )
 
     async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
         desired = desired_state(event, self.mapping, self.settings.hubspot_lifecycle_stages)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from bench.soak import scenario
+from bench.soak.faults import SCHEDULE_ENV
 from bench.soak.harness import Config, soak, stack_env
 from bench.soak.report import headline
 
@@ -103,13 +104,12 @@ def test_soak_under_faults_loses_nothing_doubles_nothing_leaves_nothing_silently
         **os.environ,
         **stack_env(PORTS, kafka_bootstrap, mongodb_uri, run, prefix="soaktest"),
         "SWITCHBOARD_LOG_LEVEL": "INFO",
-        # a 429 without Retry-After waits the provider's window (60 s by default): shorter here
-        "SWITCHBOARD_RATE_LIMIT_WINDOW_SECONDS": "5",
+        **SCHEDULE_ENV["ci"],
     }
     start_groups_at_end(kafka_bootstrap, env["SWITCHBOARD_KAFKA_GROUP_PREFIX"])
     log_dir = REPO / ".run" / "test" / f"soak-{run}"
     stack = Stack(default_specs(PORTS), env, log_dir)
-    cfg = Config(customers=240, rate=10, schedule="ci", converge_timeout=150, stall_seconds=45)
+    cfg = Config(customers=240, rate=8, schedule="ci", converge_timeout=150, stall_seconds=45)
     started = time.monotonic()
     stack.start(timeout=120)
     try:

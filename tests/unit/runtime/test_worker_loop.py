@@ -49,6 +49,7 @@ class FakeDedupe:
         self.journal = journal
         self.processed: dict[str, str] = {}
         self.versions: dict[str, int] = {}
+        self.keys: dict[str, str | None] = {}
 
     async def is_processed(self, event_id: str) -> bool:
         return event_id in self.processed
@@ -57,12 +58,19 @@ class FakeDedupe:
         self.processed[event_id] = outcome
         self.journal.append(("processed", outcome))
 
-    async def applied_version(self, customer_id: str) -> int:
-        return self.versions.get(customer_id, 0)
+    async def applied(self, customer_id: str) -> tuple[int, str | None]:
+        return self.versions.get(customer_id, 0), self.keys.get(customer_id)
 
-    async def record_version(self, customer_id: str, version: int) -> None:
-        self.versions[customer_id] = max(version, self.versions.get(customer_id, 0))
+    async def record_version(
+        self, customer_id: str, version: int, desired_key: str | None = None
+    ) -> None:
+        if version > self.versions.get(customer_id, 0):
+            self.versions[customer_id] = version
+            self.keys[customer_id] = desired_key
         self.journal.append(("version", str(version)))
+
+    async def forget_desired(self, customer_id: str) -> None:
+        self.keys[customer_id] = None
 
 
 class ScriptedIntegration:
@@ -436,3 +444,56 @@ async def test_an_unreadable_message_is_committed_and_counted() -> None:
 
 def test_transient_errors_default_to_retryable() -> None:
     assert TransientProviderError("circle", "x").retryable
+
+
+# -- an event that changes nothing this integration holds costs no provider call ---------------
+
+
+class KeyedIntegration(ScriptedIntegration):
+    """Keys its desired state by access only, as Circle's does (paid and active both grant)."""
+
+    def desired_key(self, event: CustomerEvent) -> str:
+        return "access" if event.lifecycle in (Lifecycle.PAID, Lifecycle.ACTIVE) else "none"
+
+
+def keyed_world(errors: Iterable[ProviderError] = ()) -> World:
+    world = World()
+    world.integration = KeyedIntegration(world.journal, errors)
+    world.loop.integration = world.integration
+    return world
+
+
+def follow_up(version: int, lifecycle: Lifecycle, event_id: str) -> CustomerEvent:
+    return event(version=version, event_id=event_id).model_copy(update={"lifecycle": lifecycle})
+
+
+async def test_a_follow_up_with_the_same_desired_state_calls_nothing() -> None:
+    world = keyed_world()
+    await world.loop.process(event(version=1))
+    assert len(world.integration.calls) == 1
+    result = await world.loop.process(follow_up(2, Lifecycle.ACTIVE, "evt_2"))
+    assert (result.outcome, result.actions) == ("synced", ("unchanged",))
+    assert len(world.integration.calls) == 1  # the provider was not called
+    assert world.dedupe.versions["cust_1"] == 2
+    assert world.metric("switchboard_sync_unchanged_total") == 1
+    # a change of what the provider must hold calls it again
+    await world.loop.process(follow_up(3, Lifecycle.CANCELED, "evt_3"))
+    assert len(world.integration.calls) == 2
+
+
+async def test_after_a_failure_the_same_desired_state_calls_again() -> None:
+    world = keyed_world([e503() for _ in range(4)])
+    await world.loop.process(event(version=1))  # fails after its retries: state unknown
+    world.integration.errors.clear()
+    calls = len(world.integration.calls)
+    result = await world.loop.process(follow_up(2, Lifecycle.ACTIVE, "evt_2"))
+    assert result.outcome == "synced"
+    assert len(world.integration.calls) == calls + 1
+
+
+async def test_a_replay_always_calls_the_provider() -> None:
+    world = keyed_world()
+    await world.loop.process(event(version=1))
+    replay = follow_up(2, Lifecycle.ACTIVE, "evt_2").model_copy(update={"replay_id": "rp_1"})
+    await world.loop.process(replay, replay=True)
+    assert len(world.integration.calls) == 2
