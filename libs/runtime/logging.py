@@ -40,6 +40,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         )
     )
     logging.basicConfig(handlers=[foreign], level=level.upper(), force=True)
+    # FastStream gives its logger a handler of its own (coloured text on stderr) and stops it
+    # propagating; its lines go through ours instead.
+    streaming = logging.getLogger("faststream")
+    streaming.handlers.clear()
+    streaming.propagate = True
     for noisy in ("aiokafka", "pymongo", "httpx", "httpcore", "uvicorn.access", "faststream"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(

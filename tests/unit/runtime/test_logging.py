@@ -1,0 +1,37 @@
+"""Every log line is one JSON object: ours, and those of the libraries underneath (FastStream,
+uvicorn, aiokafka), tracebacks included; emails appear only hashed."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from libs.runtime.logging import configure_logging, email_hash, get_logger
+
+
+def test_library_lines_and_tracebacks_are_single_json_objects(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("svc")
+    logging.getLogger("faststream.switchboard").warning("Auto create topics is disabled.")
+    logging.getLogger("aiokafka").warning("Unable to connect to %s", "127.0.0.1:9092")
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    get_logger().info("webhook_applied", email_hash=email_hash("Jane@Example.com"))
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.strip().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["message"] for r in records] == [
+        "Auto create topics is disabled.",
+        "Unable to connect to 127.0.0.1:9092",
+        "Exception in ASGI application",
+        "webhook_applied",
+    ]
+    assert all(r["service"] == "svc" for r in records)
+    assert "RuntimeError: boom" in records[2]["exception"]
+    assert "example.com" not in out.lower()
