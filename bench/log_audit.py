@@ -107,9 +107,7 @@ def json_problem(line: str) -> str | None:
     return None
 
 
-def line_findings(
-    line: str, secrets: list[Secret], check_json: bool
-) -> list[tuple[str, str]]:
+def line_findings(line: str, secrets: list[Secret], check_json: bool) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if check_json:
         problem = json_problem(line)

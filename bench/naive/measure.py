@@ -71,13 +71,15 @@ class Verdict:
     refund_missed: int  # refunded customers still in Members or still tagged `customer`
     duplicate_records: int
     writes: Counter[str]
+    reads: Counter[str]
+    calls: int  # every request that reached Circle, Kit and HubSpot, reads and setup included
     tickets: int
 
 
-def requests(state: State) -> Counter[str]:
+def requests(state: State, kind: str = "requests") -> Counter[str]:
     counts: Counter[str] = Counter()
     for provider in PROVIDERS:
-        for key, n in state[provider]["requests"].items():
+        for key, n in state[provider][kind].items():
             counts[f"{provider} {key}"] += n
     return counts
 
@@ -105,7 +107,10 @@ def judge(before: State, after: State, customers: Customers) -> Verdict:
         {k: v for k, v in writes.items() if v and k.split(" ", 1)[1] not in SETUP_WRITES}
     )
     tickets = len(after["zendesk"]["tickets"]) - len(before["zendesk"]["tickets"])
-    return Verdict(lost, dict(lost_by), missed, dups, writes, tickets)
+    reads = requests(after, "reads")
+    reads.subtract(requests(before, "reads"))
+    calls = activity(after) - activity(before)
+    return Verdict(lost, dict(lost_by), missed, dups, writes, +reads, calls, tickets)
 
 
 class Poller:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -96,9 +97,11 @@ async def run_one(
         verdict=verdict,
         effects=poller.effect_latencies(customers),
         seconds=seconds,
+        load=os.getloadavg()[0],
     )
     print(f"    settled after {seconds:.0f} s; answers {sender.stats.statuses}", flush=True)
     print(f"    writes {dict(sorted(verdict.writes.items()))}", flush=True)
+    print(f"    reads {dict(sorted(verdict.reads.items()))}", flush=True)
     return row
 
 
@@ -140,6 +143,17 @@ def stack_env(bootstrap: str, mongo: str) -> dict[str, str]:
     }
 
 
+def code_version() -> str:
+    """The commit the services run from, and whether their code had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "services", "libs", "sandbox", "config")
+    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if dirty else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--purchases", type=int, default=120, help="per phase and system")
@@ -158,6 +172,7 @@ def main() -> None:
         ServiceSpec("naive", "bench.naive.app", NAIVE_PORT, "NAIVE_PORT"),
     ]
     stack = Stack(specs, stack_env(bootstrap, mongo), REPO / ".run" / "naive" / "logs")
+    version = code_version()
     started = time.monotonic()
     stack.start(timeout=90)
     print(f"stack ready in {time.monotonic() - started:.1f} s", flush=True)
@@ -171,7 +186,8 @@ def main() -> None:
         return
     command = "bench/naive/run.sh " + " ".join(sys.argv[1:])
     setup = (
-        f"Workload per phase and system: {args.purchases} purchases at {args.rate:.0f}/s "
+        f"Code: `{version}`. Workload per phase and system: {args.purchases} purchases at "
+        f"{args.rate:.0f}/s "
         f"(`checkout.session.completed`), 1 in {args.refund_every} refunded "
         "(`charge.refunded`) 6 s after its purchase; sandbox rate limits off; Switchboard on "
         "its defaults (4 consumers per worker, 4 retries from 0.2 s, full jitter)."

@@ -152,11 +152,11 @@ class StripeSender:
     def pending(self) -> int:
         return len(self._tasks)
 
-    async def wait_accepted(self, timeout: float) -> bool:
-        """Wait until every delivery was accepted; False if some still were not at `timeout`
+    async def wait_accepted(self, within: float) -> bool:
+        """Wait until every delivery was accepted; False if some still were not after `within` s
         (those are then abandoned and reported)."""
         if self._tasks:
-            _, waiting = await asyncio.wait(set(self._tasks), timeout=timeout)
+            _, waiting = await asyncio.wait(set(self._tasks), timeout=within)
             if waiting:
                 self._stopped = True
                 for task in waiting:

@@ -56,34 +56,55 @@ def _sandbox(at: float, provider: str, seconds: float = 0.0, **fault: Any) -> St
     return Step(at, "sandbox", provider, seconds, {"provider": provider, **fault})
 
 
+# Provider faults are placed away from the Kafka and store outages: while those last the
+# workers call no provider, so a provider fault then would meet no traffic.
 FULL: list[Step] = [
-    _sandbox(0.05, "circle", status=503, count=30),
-    *_kills(("ingest", 0.08), ("circle_sync", 0.12), ("convertkit_sync", 0.16)),
-    Step(0.20, "kafka", seconds=30),
-    *_kills(("crm_sync", 0.30), ("support", 0.34)),
-    _sandbox(0.36, "kit", 20, status=429),
-    _sandbox(0.39, "zendesk", 40, drop=True),
-    _sandbox(0.40, "circle", status=503, count=30),
-    _sandbox(0.42, "hubspot", 60, latency_ms=3000),
-    Step(0.50, "store", seconds=20),
-    *_kills(("ingest", 0.58), ("circle_sync", 0.62), ("convertkit_sync", 0.66)),
-    *_kills(("crm_sync", 0.70), ("support", 0.74)),
+    _sandbox(0.03, "circle", status=503, count=30),
+    _sandbox(0.06, "kit", 20, status=429),
+    *_kills(("ingest", 0.08)),
+    _sandbox(0.10, "hubspot", 60, latency_ms=3000),
+    # longer than a step's retries (8, backoff to 30 s): steps fail, and their tickets meet
+    # Zendesk dropping connections
+    _sandbox(0.12, "circle", 90, status=503),
+    _sandbox(0.14, "zendesk", 60, drop=True),
+    *_kills(("circle_sync", 0.16), ("convertkit_sync", 0.20), ("crm_sync", 0.24)),
+    *_kills(("support", 0.28)),
+    Step(0.33, "kafka", seconds=30),
+    _sandbox(0.45, "kit", 20, status=429),
+    _sandbox(0.50, "circle", status=503, count=30),
+    Step(0.55, "store", seconds=20),
+    *_kills(("ingest", 0.64), ("circle_sync", 0.67), ("convertkit_sync", 0.70)),
+    *_kills(("crm_sync", 0.73), ("support", 0.76)),
     _sandbox(0.80, "circle", status=503, count=30),
+    _sandbox(0.84, "hubspot", 20, latency_ms=3000),
 ]
-#: compressed for CI (about a minute of sending): every kind once, outages of seconds
+#: compressed for CI (a minute or two of sending): every kind once, outages of seconds
 CI: list[Step] = [
-    _sandbox(0.05, "circle", status=503, count=15),
-    *_kills(("ingest", 0.10), ("circle_sync", 0.15)),
-    Step(0.20, "kafka", seconds=10),
-    _sandbox(0.36, "kit", 6, status=429),
-    _sandbox(0.40, "hubspot", 10, latency_ms=3000),
-    *_kills(("convertkit_sync", 0.45),),
-    _sandbox(0.50, "zendesk", 12, drop=True),
-    _sandbox(0.52, "circle", status=503, count=25),
-    Step(0.60, "store", seconds=6),
-    *_kills(("crm_sync", 0.70), ("support", 0.75)),
+    _sandbox(0.03, "circle", status=503, count=15),
+    *_kills(("ingest", 0.05)),
+    _sandbox(0.08, "kit", 6, status=429),
+    _sandbox(0.10, "hubspot", 8, latency_ms=3000),
+    _sandbox(0.14, "zendesk", 15, drop=True),
+    _sandbox(0.15, "circle", 8, status=503),  # steps fail: tickets, while Zendesk drops
+    *_kills(("circle_sync", 0.28), ("convertkit_sync", 0.31), ("crm_sync", 0.34)),
+    Step(0.38, "kafka", seconds=10),
+    Step(0.66, "store", seconds=6),
+    *_kills(("support", 0.68)),
 ]
 SCHEDULES: dict[str, list[Step]] = {"full": FULL, "ci": CI, "none": []}
+#: settings the services get for a schedule. CI's outages last seconds, so it shortens Circle's
+#: retries (its 8 s of 503s must make steps fail, to exercise incidents and tickets) and the
+#: wait after a 429 without Retry-After (60 s by default: longer than the whole storm).
+SCHEDULE_ENV: dict[str, dict[str, str]] = {
+    "full": {},
+    "ci": {
+        "SWITCHBOARD_CIRCLE_RETRIES": "3",
+        "SWITCHBOARD_CIRCLE_BACKOFF_BASE_SECONDS": "0.2",
+        "SWITCHBOARD_CIRCLE_BACKOFF_MAX_SECONDS": "1",
+        "SWITCHBOARD_RATE_LIMIT_WINDOW_SECONDS": "5",
+    },
+    "none": {},
+}
 #: when every fault is cleared (DELETE /_sandbox/faults); sending goes on to the end
 CLEAR_AT = 0.88
 
@@ -105,8 +126,13 @@ class Window:
 
     def as_json(self) -> dict[str, Any]:
         end = None if self.end is None else round(self.end, 2)
-        return {"label": self.label, "kind": self.kind, "start": round(self.start, 2),
-                "end": end, "note": self.note}  # fmt: skip
+        return {
+            "label": self.label,
+            "kind": self.kind,
+            "start": round(self.start, 2),
+            "end": end,
+            "note": self.note,
+        }
 
 
 class FaultRunner:
@@ -150,6 +176,7 @@ class FaultRunner:
         await self._sleep_until(at)
         window = Window(step.label, step.kind, self.now())
         self.windows.append(window)
+        print(f"[{window.start:6.0f}s] fault: {step.label}", flush=True)
         try:
             if step.kind == "kill":
                 await asyncio.to_thread(self._kill, step.target)
@@ -162,6 +189,11 @@ class FaultRunner:
             self.errors.append(f"{step.label}: {window.note}")
         if window.end is None:
             window.end = self.now()
+        took = window.end - window.start
+        print(
+            f"[{window.end:6.0f}s] fault over: {step.label} ({took:.1f} s) {window.note}",
+            flush=True,
+        )
 
     def _kill(self, name: str) -> None:
         self.stack.kill(name)

@@ -229,18 +229,21 @@ def expectations(plan: Plan) -> dict[str, Expected]:
     by_customer: dict[int, list[EventSpec]] = {}
     for spec in plan.events.values():
         by_customer.setdefault(spec.customer, []).append(spec)
-    return {
-        c.email.lower(): expected_state(by_customer.get(c.index, [])) for c in plan.customers
-    }
+    return {c.email.lower(): expected_state(by_customer.get(c.index, [])) for c in plan.customers}
 
 
 def event_payload(spec: EventSpec, customer: Customer) -> dict[str, Any]:
     """The Stripe event, built with the sandbox's Stripe event builders."""
     c, at, eid = customer, spec.created, spec.event_id
-    common = {"customer_id": c.customer_id, "subscription_id": c.subscription_id}
+    cus, sub = c.customer_id, c.subscription_id
     if spec.kind == "checkout":
         return se.checkout_session_completed(
-            event_id=eid, email=c.email, created=at, invoice_id=c.invoice_id, **common
+            event_id=eid,
+            customer_id=cus,
+            subscription_id=sub,
+            email=c.email,
+            created=at,
+            invoice_id=c.invoice_id,
         )
     if spec.kind in ("invoice_paid", "renewal"):
         first = spec.kind == "invoice_paid"
@@ -250,11 +253,17 @@ def event_payload(spec: EventSpec, customer: Customer) -> dict[str, Any]:
             email=c.email,
             created=at,
             billing_reason="subscription_create" if first else "subscription_cycle",
-            **common,
+            customer_id=cus,
+            subscription_id=sub,
         )
     if spec.kind == "payment_failed":
         return se.invoice_payment_failed(
-            event_id=eid, invoice_id=f"in_{eid[4:]}", email=c.email, created=at, **common
+            event_id=eid,
+            invoice_id=f"in_{eid[4:]}",
+            customer_id=cus,
+            subscription_id=sub,
+            email=c.email,
+            created=at,
         )
     if spec.kind == "refund":
         return se.charge_refunded(
@@ -266,7 +275,7 @@ def event_payload(spec: EventSpec, customer: Customer) -> dict[str, Any]:
         )
     if spec.kind == "cancel":
         return se.customer_subscription_deleted(
-            event_id=eid, created=at, started=c.purchased_at, **common
+            event_id=eid, subscription_id=sub, customer_id=cus, created=at, started=c.purchased_at
         )
     if spec.kind == "dispute":
         return se.charge_dispute_created(

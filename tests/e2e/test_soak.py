@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -136,3 +137,4 @@ def test_soak_under_faults_loses_nothing_doubles_nothing_leaves_nothing_silently
     assert verdict["lost"]["customers"] == 0, verdict["lost"]
     assert all(n == 0 for n in verdict["duplicates"].values()), verdict["duplicates"]
     assert verdict["silently_stuck"]["customers"] == 0, verdict["silently_stuck"]
+    shutil.rmtree(log_dir)  # a failing run keeps its logs, state and summary to look into
