@@ -13,9 +13,14 @@ def make_broker(settings: ServiceSettings, *, consumer_only: bool = False) -> Ka
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
-        # acks=all + idempotence: a publish that returned survives a broker restart, and a
-        # producer retry never writes the same record twice.
-        enable_idempotence=True,
+        # acks=all: a publish that returned survives a broker restart. No idempotent producer:
+        # after a broker restart aiokafka's idempotent sender can die for good on
+        # OutOfOrderSequenceNumber (every later publish fails until the process restarts; the
+        # soak found ingest stuck so). A producer retry may then write a record twice, which
+        # every consumer tolerates by design (versions, dedupe records). aiokafka keeps one
+        # batch in flight per partition, so retries do not reorder a customer's messages.
+        acks="all",
+        enable_idempotence=False,
         linger_ms=2,
         consumer_only=consumer_only,
         allow_auto_create_topics=False,

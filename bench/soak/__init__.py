@@ -1,0 +1,1 @@
+"""Soak benchmark under faults (see run.py)."""
