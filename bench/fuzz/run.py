@@ -59,12 +59,12 @@ SECRET = "whsec_local_dev_only"
 APP_TOKEN = "Bearer local-app-token"
 ADMIN_TOKEN = "Bearer local-admin-token"
 PORTS = {
-    "sandbox": 58070,
-    "ingest": 58080,
-    "support": 58081,
-    "circle_sync": 59201,
-    "convertkit_sync": 59202,
-    "crm_sync": 59203,
+    "sandbox": 25070,
+    "ingest": 25080,
+    "support": 25081,
+    "circle_sync": 25201,
+    "convertkit_sync": 25202,
+    "crm_sync": 25203,
 }
 CHECKS = [not_a_server_error, response_schema_conformance]
 #: how many failing requests are printed in full per operation and kind
@@ -463,7 +463,7 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=10_000, help="requests in all (both services)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed sends the same requests")
     args = parser.parse_args()
-    bootstrap = os.environ.get("FUZZ_KAFKA", "127.0.0.1:59092")
+    bootstrap = os.environ.get("FUZZ_KAFKA", "127.0.0.1:25092")
     mongo = os.environ.get(
         "FUZZ_MONGODB_URI", "mongodb://127.0.0.1:27022/?directConnection=true&maxPoolSize=1"
     )

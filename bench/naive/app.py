@@ -9,7 +9,7 @@ no dedupe, no retries: any provider error answers 500 and leaves the earlier ste
 It calls the same sandbox paths with the same credentials as the real clients
 (services/*/client.py, libs/runtime/local_defaults.py).
 
-    NAIVE_PORT=48090 NAIVE_SANDBOX_URL=http://127.0.0.1:48070 python -m bench.naive.app
+    NAIVE_PORT=26090 NAIVE_SANDBOX_URL=http://127.0.0.1:26070 python -m bench.naive.app
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from libs.runtime.local_defaults import LOCAL_DEFAULTS
 from services.ingest.signature import SignatureError, verify_signature
 
-SANDBOX = os.environ.get("NAIVE_SANDBOX_URL", "http://127.0.0.1:48070")
+SANDBOX = os.environ.get("NAIVE_SANDBOX_URL", "http://127.0.0.1:26070")
 SECRETS = os.environ.get(
     "SWITCHBOARD_STRIPE_WEBHOOK_SECRETS", LOCAL_DEFAULTS["SWITCHBOARD_STRIPE_WEBHOOK_SECRETS"]
 ).split(",")
@@ -193,7 +193,7 @@ async def stripe_webhook(request: Request) -> JSONResponse:
 
 
 def main() -> None:
-    port = int(os.environ.get("NAIVE_PORT", "48090"))
+    port = int(os.environ.get("NAIVE_PORT", "26090"))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

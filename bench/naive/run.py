@@ -40,14 +40,14 @@ from bench.naive.sender import StripeSender, last_send_at, worst_case_tail  # no
 from bench.naive.workload import PHASES, Faults, Phase, build, schedule  # noqa: E402
 
 PORTS = {
-    "sandbox": 48070,
-    "ingest": 48080,
-    "support": 48081,
-    "circle_sync": 49201,
-    "convertkit_sync": 49202,
-    "crm_sync": 49203,
+    "sandbox": 26070,
+    "ingest": 26080,
+    "support": 26081,
+    "circle_sync": 26201,
+    "convertkit_sync": 26202,
+    "crm_sync": 26203,
 }
-NAIVE_PORT = 48090
+NAIVE_PORT = 26090
 SANDBOX = f"http://127.0.0.1:{PORTS['sandbox']}"
 TARGETS = {
     "naive": f"http://127.0.0.1:{NAIVE_PORT}/webhooks/stripe",
@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--phases", default="", help="e.g. 'ac' (default: all)")
     parser.add_argument("--no-docs", action="store_true", help="print only")
     args = parser.parse_args()
-    bootstrap = os.environ.get("BENCH_KAFKA", "127.0.0.1:49092")
+    bootstrap = os.environ.get("BENCH_KAFKA", "127.0.0.1:26092")
     mongo = os.environ.get(
         "BENCH_MONGODB_URI", "mongodb://127.0.0.1:27021/?directConnection=true&maxPoolSize=1"
     )

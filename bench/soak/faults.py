@@ -205,11 +205,15 @@ class FaultRunner:
     async def _outage(self, server: str, seconds: float) -> None:
         await asyncio.to_thread(self._infra, f"stop-{server}")
         await asyncio.sleep(seconds)
-        try:
-            await asyncio.to_thread(self._infra, "start")
-        except RuntimeError:
-            await asyncio.sleep(2)
-            await asyncio.to_thread(self._infra, "start")
+        # An outage ends: the server must come back, so a failed start is tried again.
+        for attempt in range(1, 6):
+            try:
+                await asyncio.to_thread(self._infra, "start")
+                return
+            except RuntimeError:
+                if attempt == 5:
+                    raise
+                await asyncio.sleep(2 * attempt)
 
     def _infra(self, command: str) -> None:
         done = subprocess.run(

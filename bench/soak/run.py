@@ -32,17 +32,17 @@ from bench.soak.harness import Config, soak, stack_env  # noqa: E402
 from bench.soak.report import headline, plot, write_json  # noqa: E402
 
 PORTS = {
-    "sandbox": 38070,
-    "ingest": 38080,
-    "support": 38081,
-    "circle_sync": 39201,
-    "convertkit_sync": 39202,
-    "crm_sync": 39203,
+    "sandbox": 24070,
+    "ingest": 24080,
+    "support": 24081,
+    "circle_sync": 24201,
+    "convertkit_sync": 24202,
+    "crm_sync": 24203,
 }
 INFRA_DEFAULTS = {
     "SWITCHBOARD_LOCAL_RUN_DIR": ".run/soak",
-    "SWITCHBOARD_LOCAL_KAFKA_PORT": "39092",
-    "SWITCHBOARD_LOCAL_KAFKA_CONTROLLER_PORT": "39093",
+    "SWITCHBOARD_LOCAL_KAFKA_PORT": "24092",
+    "SWITCHBOARD_LOCAL_KAFKA_CONTROLLER_PORT": "24093",
     "SWITCHBOARD_LOCAL_MONGO_PORT": "27020",
 }
 

@@ -6,8 +6,8 @@
 #                     [--no-faults] [--out PREFIX]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export SWITCHBOARD_LOCAL_RUN_DIR=.run/soak SWITCHBOARD_LOCAL_KAFKA_PORT=39092 \
-  SWITCHBOARD_LOCAL_KAFKA_CONTROLLER_PORT=39093 SWITCHBOARD_LOCAL_MONGO_PORT=27020
+export SWITCHBOARD_LOCAL_RUN_DIR=.run/soak SWITCHBOARD_LOCAL_KAFKA_PORT=24092 \
+  SWITCHBOARD_LOCAL_KAFKA_CONTROLLER_PORT=24093 SWITCHBOARD_LOCAL_MONGO_PORT=27020
 deploy/local/infra.sh reset >/dev/null
 deploy/local/infra.sh start | tail -1
 trap 'deploy/local/infra.sh stop >/dev/null' EXIT INT TERM

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -28,6 +28,24 @@ async def start_broker_when_reachable(broker: KafkaBroker, retry_seconds: float 
             await asyncio.sleep(retry_seconds)
         else:
             log.info("kafka_connected")
+            return
+
+
+async def when_store_reachable(
+    step: Callable[[], Awaitable[Any]], what: str, retry_seconds: float = 2.0
+) -> None:
+    """Run a start-up step against the store, retrying until it answers: a service comes up
+    (and answers `503 store_unavailable`) even while the store is down, instead of crashing
+    into a restart loop."""
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("store_unreachable", step=what, error=type(exc).__name__)
+            await asyncio.sleep(retry_seconds)
+        else:
             return
 
 

@@ -10,7 +10,11 @@ from prometheus_client import CollectorRegistry
 
 from libs.runtime.broker import make_broker
 from libs.runtime.http import make_http_app
-from libs.runtime.lifecycle import background, start_broker_when_reachable
+from libs.runtime.lifecycle import (
+    background,
+    start_broker_when_reachable,
+    when_store_reachable,
+)
 from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client, ping
 
@@ -66,9 +70,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await store.create_indexes()
         async with background(
-            start_broker_when_reachable(broker), stage.run_forever(), relay.run_forever()
+            when_store_reachable(store.create_indexes, "create_indexes"),
+            start_broker_when_reachable(broker),
+            stage.run_forever(),
+            relay.run_forever(),
         ):
             yield
             await service.drain()

@@ -12,6 +12,7 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+from libs.runtime.lifecycle import when_store_reachable
 from libs.runtime.logging import get_logger
 
 from .apply_stage import ApplyStage
@@ -62,12 +63,14 @@ class OutboxRelay:
             await asyncio.sleep(self.interval)
 
     async def _backfill(self) -> None:
-        """Events left unfinished by a version that kept no markers get theirs (once)."""
-        try:
+        """Events left unfinished by a version that kept no markers get theirs (once a start,
+        retried until the store answers)."""
+
+        async def backfill() -> None:
             if count := await self.store.backfill_unfinished():
                 log.info("relay_backfilled", events=count)
-        except Exception:
-            log.exception("relay_backfill_failed")  # the events stay; the next start retries
+
+        await when_store_reachable(backfill, "relay_backfill")
 
     async def run_once(self, limit: int = 1000) -> int:
         """Finish up to `limit` events; return how many were handed on or published."""

@@ -156,6 +156,9 @@ def test_a_store_outage_answers_json_503_and_stripe_redelivery_then_succeeds(
     checkout, _ = purchase_and_refund(email)
     infra("stop-ferretdb")
     try:
+        # ingest restarted while the store is down comes up and answers, instead of crashing
+        system.stack.kill("ingest")
+        system.stack.restart("ingest", timeout=30)
         during = post(system, checkout)
         looked_up = httpx.get(
             f"{system.ingest}/v1/customers/status",
