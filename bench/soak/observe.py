@@ -35,7 +35,10 @@ async def status_of(client: httpx.AsyncClient, ingest: str, email: str, limit: f
     try:
         body = answer.json()
         integrations = {k: v["status"] for k, v in body["integrations"].items()}
-        return Status(200, body["lifecycle"], integrations, bool(body.get("needs_support")))
+        reasons = {k: v.get("reason") for k, v in body["integrations"].items()}
+        return Status(
+            200, body["lifecycle"], integrations, bool(body.get("needs_support")), reasons
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
         return Status(-1)  # a 200 whose body is not the documented one
 

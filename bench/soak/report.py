@@ -150,7 +150,9 @@ def headline(summary: dict[str, Any]) -> str:
         f"customers {v['customers']}: converged {v['converged']}, lost {v['lost']['customers']} "
         f"{v['lost']['by_story'] or ''}, silently stuck {v['silently_stuck']['customers']} "
         f"(steps {v['silently_stuck']['steps_by_integration'] or 0}), visibly failed "
-        f"{v['visibly_failed']['customers']} ({v['visibly_failed']['steps_by_integration'] or 0})",
+        f"{v['visibly_failed']['customers']} ({v['visibly_failed']['steps_by_integration'] or 0})"
+        f", still pending with a reason {v.get('still_pending', {}).get('customers', 0)} "
+        f"({v.get('still_pending', {}).get('steps_by_reason') or 0})",
         f"duplicates: {v['duplicates']}",
         f"webhooks: {d['deliveries']} deliveries, {d['events_accepted']}/{summary['events']} "
         f"events accepted, {d['redeliveries']} redeliveries, non-2xx "

@@ -119,6 +119,8 @@ class Status:
     lifecycle: str | None = None
     integrations: dict[str, str] = field(default_factory=dict)
     needs_support: bool = False
+    #: why a pending step is pending (`queued`, `retrying`), as the status API says
+    reasons: dict[str, str | None] = field(default_factory=dict)
 
 
 def lost(want: Expected, status: Status) -> bool:
@@ -136,6 +138,8 @@ def grade(
     stories: dict[str, str],
     state: dict[str, Any],
     statuses: dict[str, Status],
+    *,
+    moving: bool = False,
     examples: int = 5,
 ) -> dict[str, Any]:
     p = index(state)
@@ -144,7 +148,8 @@ def grade(
     lost_events: Counter[str] = Counter()
     stuck: Counter[str] = Counter()
     failed: Counter[str] = Counter()
-    stuck_customers = failed_customers = status_unknown = unseen = 0
+    stuck_customers = failed_customers = status_unknown = unseen = pending_customers = 0
+    pending: Counter[str] = Counter()
     failed_but_ok = 0
     samples: dict[str, list[dict[str, Any]]] = {"lost": [], "silently_stuck": []}
     for email, want in expected.items():
@@ -173,21 +178,27 @@ def grade(
         if not steps:
             converged += 1
             continue
-        any_stuck = False
+        any_stuck = any_pending = False
         for name in steps:
             visible = status.integrations.get(name) == "failed" or p.tickets.get((email, name))
             if name == "confirm":
                 visible = "failed" in status.integrations.values() or status.needs_support
             if visible:
                 failed[name] += 1
+            elif moving and status.integrations.get(name) == "pending" and status.reasons.get(name):
+                # not converged yet, and the status API says why (still in the backlog, or
+                # retrying): slow, not silent
+                pending[f"{name}:{status.reasons[name]}"] += 1
+                any_pending = True
             else:
                 stuck[name] += 1
                 any_stuck = True
+        pending_customers += any_pending and not any_stuck
         stuck_customers += any_stuck
         # ingest moved the customer, yet no provider shows any trace and nothing failed: the
         # event most likely never left ingest (outbox, relay, publish)
         unseen += any_stuck and all(wrong.get(i) for i in INTEGRATIONS)
-        failed_customers += not any_stuck
+        failed_customers += not any_stuck and not any_pending
         if any_stuck and len(samples["silently_stuck"]) < examples:
             samples["silently_stuck"].append(_sample(email, stories[email], want, status, steps))
     seen = Counter(str(statuses.get(e, Status(None)).lifecycle) for e in expected)
@@ -203,6 +214,7 @@ def grade(
             "examples": samples["lost"],
         },
         "visibly_failed": {"customers": failed_customers, "steps_by_integration": dict(failed)},
+        "still_pending": {"customers": pending_customers, "steps_by_reason": dict(pending)},
         "silently_stuck": {
             "customers": stuck_customers,
             "steps": sum(stuck.values()),
