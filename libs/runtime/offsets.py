@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aiokafka import TopicPartition
 from faststream.kafka import KafkaMessage
@@ -67,3 +67,49 @@ async def consume(
         return
     count("ok")
     await commit(msg)
+
+
+async def commit_batch(msg: KafkaMessage) -> None:
+    """Commit, for each partition of a batch, the offset after its last record."""
+    records = msg.raw_message
+    consumer = getattr(msg, "consumer", None)
+    if consumer is None or not isinstance(records, tuple) or not hasattr(consumer, "assignment"):
+        return  # in-memory test broker: nothing to commit
+    ends: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        ends[tp] = max(ends.get(tp, 0), record.offset + 1)
+    try:
+        await consumer.commit(ends)
+    except Exception as exc:  # a rebalance: the new owner redelivers, and the effect is idempotent
+        log.warning("commit_failed", error=type(exc).__name__)
+    msg.committed = AckStatus.ACKED
+
+
+async def consume_batch(
+    msg: KafkaMessage,
+    model: type[M],
+    take: Callable[[list[M]], Awaitable[Any]],
+    kind: str,
+    count: Callable[[str], None] = lambda _: None,
+) -> None:
+    """`consume` for a batch: act on every readable message at once, then commit the batch;
+    a failure hands the whole batch back (the action must be idempotent)."""
+    messages: list[M] = []
+    for body in cast(list[bytes], msg.body):  # a batch message's body is its records' bodies
+        try:
+            messages.append(model.model_validate_json(body))
+        except ValidationError as exc:
+            log.error("message_unreadable", kind=kind, error=str(exc)[:300])
+            count("unreadable")
+    try:
+        if messages:
+            await take(messages)
+    except Exception:
+        log.exception("handed_back", kind=kind, messages=len(messages))
+        count("handed_back")
+        await hand_back(msg)
+        return
+    for _ in messages:
+        count("ok")
+    await commit_batch(msg)

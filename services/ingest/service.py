@@ -233,6 +233,44 @@ class IngestService:
         if before.lifecycle is Lifecycle.PAID and after.lifecycle is Lifecycle.ACTIVE:
             await self._publish_internal(after, "integrations.confirmed")
 
+    async def record_results(self, results: list[SyncResult], enabled: tuple[str, ...]) -> None:
+        """`record_result` for many at once: each customer read once, all its results applied
+        in order, written back in one bulk compare-and-set. A customer whose write lost to
+        another writer has its results redone one by one (applying a result again changes
+        nothing)."""
+        by_customer: dict[str, list[SyncResult]] = {}
+        for result in results:
+            by_customer.setdefault(result.customer_id, []).append(result)
+        loaded = await self.store.load_customers(set(by_customer))
+        pairs: list[tuple[CanonicalCustomer, CanonicalCustomer]] = []
+        for customer_id, mine in by_customer.items():
+            before = loaded.get(customer_id)
+            if before is None:
+                log.warning("result_for_unknown_customer", customer_id=customer_id)
+                continue
+            after = before
+            for r in mine:
+                after, _ = apply_result(
+                    after,
+                    r.integration,
+                    r.outcome,
+                    r.version,
+                    r.event_id,
+                    r.error.message if r.error else None,
+                    r.at,
+                    enabled,
+                    r.attempts,
+                )
+            if after != before:
+                pairs.append((before, after))
+        lost = await self.store.save_customers(pairs) if pairs else set()
+        for before, after in pairs:
+            if before.customer_id in lost:
+                for r in by_customer[before.customer_id]:
+                    await self.record_result(r, enabled)
+            elif before.lifecycle is Lifecycle.PAID and after.lifecycle is Lifecycle.ACTIVE:
+                await self._publish_internal(after, "integrations.confirmed")
+
     async def _publish_internal(self, customer: CanonicalCustomer, event_type: str) -> None:
         """A change Switchboard made itself goes through the same outbox as a webhook's."""
         event_id = f"sb_{customer.customer_id}_v{customer.version}"

@@ -319,6 +319,8 @@ class IngestStore:
                 now_ is None
                 or now_.revision != before.revision + 1
                 or now_.recent_event_ids != after.recent_event_ids
+                or _steps(now_) != _steps(after)
+                or (now_.lifecycle, now_.version) != (after.lifecycle, after.version)
             ):
                 lost.add(before.customer_id)
         return lost
@@ -371,6 +373,11 @@ def identity_keys(stripe_customer_id: str | None, email: str | None) -> list[str
     if email:
         keys.append(f"email:{email.strip().lower()}")
     return keys
+
+
+def _steps(customer: CanonicalCustomer) -> dict[str, tuple[str, int, str | None]]:
+    """Each integration's status without its time (the store keeps milliseconds only)."""
+    return {n: (s.status, s.version, s.event_id) for n, s in customer.integrations.items()}
 
 
 def _customer_fields(customer: CanonicalCustomer, revision: int) -> Document:

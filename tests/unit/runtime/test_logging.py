@@ -5,10 +5,26 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from libs.runtime.logging import configure_logging, email_hash, get_logger
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """The test configures logging onto its captured stdout; later tests get theirs back."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    streaming = logging.getLogger("faststream")
+    streaming_state = streaming.handlers[:], streaming.propagate
+    yield
+    structlog.configure(**saved)
+    root.handlers[:], root.level = handlers, level
+    streaming.handlers[:], streaming.propagate = streaming_state
 
 
 def test_library_lines_and_tracebacks_are_single_json_objects(
