@@ -36,7 +36,7 @@ def test_library_lines_and_tracebacks_are_single_json_objects(
     try:
         raise RuntimeError("boom")
     except RuntimeError:
-        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+        logging.getLogger("a.library").exception("Exception in ASGI application")
     get_logger().info("webhook_applied", email_hash=email_hash("Jane@Example.com"))
     out, err = capsys.readouterr()
     assert err == ""
