@@ -18,7 +18,8 @@ from libs.runtime.logging import get_logger
 from .apply_stage import ApplyStage
 from .metrics import IngestMetrics
 from .service import IngestService
-from .store import APPLIED, RECEIVED, IngestStore
+from .store import IngestStore
+from .unfinished import APPLIED, RECEIVED
 
 log = get_logger()
 

@@ -16,7 +16,6 @@ import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import UpdateOne
@@ -25,18 +24,14 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from .canonical import CanonicalCustomer
 from .intake import insert_ignoring_duplicates
+from .unfinished import APPLIED, PUBLISHED, RECEIVED, UnfinishedEvents, now
 
 Document = dict[str, Any]
 
-RECEIVED, APPLIED, PUBLISHED = "received", "applied", "published"
 
 #: FerretDB 1.24 stalls on one `update` command with many statements (100 never returned in
 #: a probe; 60 took 94 ms), so bulk updates go in chunks of this size.
 BULK_CHUNK = 40
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_customer_id() -> str:
@@ -51,7 +46,7 @@ class ConcurrentUpdate(Exception):
     """Another writer changed the customer first; the caller re-reads and tries again."""
 
 
-class IngestStore:
+class IngestStore(UnfinishedEvents):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.events = db["webhook_events"]
         self.unfinished = db["unfinished_events"]
@@ -144,75 +139,8 @@ class IngestStore:
             matched += result.matched_count
         return matched
 
-    async def mark_published(self, event_ids: list[str]) -> None:
-        if not event_ids:
-            return
-        await self.events.update_many(
-            {"_id": {"$in": event_ids}, "status": APPLIED},
-            {"$set": {"status": PUBLISHED, "published_at": now()}},
-        )
-        await self.clear_unfinished(event_ids)
-
-    async def backfill_unfinished(self) -> int:
-        """Markers for unfinished events recorded before markers were kept (one scan, at start)."""
-        found = self.events.find(
-            {"status": {"$in": [RECEIVED, APPLIED]}}, {"_id": 1, "received_at": 1}
-        )
-        markers = [
-            {"_id": d["_id"], "received_at": d.get("received_at") or now()} async for d in found
-        ]
-        await insert_ignoring_duplicates(self.unfinished, markers)
-        return len(markers)
-
-    async def clear_unfinished(self, event_ids: list[str]) -> None:
-        if event_ids:
-            await self.unfinished.delete_many({"_id": {"$in": event_ids}})
-
-    async def claim_unfinished(
-        self, older_than: timedelta, lease: timedelta, limit: int
-    ) -> tuple[list[Document], list[str]]:
-        """Lease up to `limit` unfinished events (oldest first) for this relay, so two relays do
-        not both work on one; return their event records, and the ids of markers left behind by
-        events that are missing or already published.
-
-        One scan of the markers (the backlog, not the history), one leasing write and two reads
-        by `_id`, however many are claimed: the relay drains a backlog at the apply stage's
-        rate instead of one round trip per event.
-        """
-        t = now()
-        token = secrets.token_hex(8)
-        free = {"$or": [{"lease_until": None}, {"lease_until": {"$lt": t}}]}
-        page = self.unfinished.find(
-            {"received_at": {"$lt": t - older_than}, **free},
-            {"_id": 1},
-            sort=[("received_at", 1)],
-            limit=limit,
-            batch_size=limit,  # one round trip, not the driver's default first batch of 101
-        )
-        ids = [doc["_id"] async for doc in page]
-        if not ids:
-            return [], []
-        await self.unfinished.update_many(
-            {"_id": {"$in": ids}, **free},
-            {"$set": {"lease_until": t + lease, "lease_owner": token}},
-        )
-        ours = self.unfinished.find(
-            {"_id": {"$in": ids}, "lease_owner": token}, {"_id": 1}, batch_size=limit
-        )
-        claimed = [doc["_id"] async for doc in ours]
-        found = self.events.find({"_id": {"$in": claimed}}, batch_size=limit)
-        events = {doc["_id"]: doc async for doc in found}
-        orphans = [i for i in claimed if events.get(i, {}).get("status", PUBLISHED) == PUBLISHED]
-        return [events[i] for i in claimed if i not in orphans], orphans
-
     async def get_event(self, event_id: str) -> Document | None:
         return await self.events.find_one({"_id": event_id})
-
-    async def backlog(self) -> tuple[int, datetime | None]:
-        """Events accepted but not yet published, and when the oldest arrived."""
-        count = await self.unfinished.count_documents({})
-        oldest = await self.unfinished.find_one({}, sort=[("received_at", 1)])
-        return count, (oldest or {}).get("received_at")
 
     # --- identities and customers ------------------------------------------------------------
 

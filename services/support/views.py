@@ -292,11 +292,12 @@ async def customer_page(
     known = doc.get("integrations") or {}
     by_integration = {r.integration: r for r in records}
     integration_views = {}
+    canonical = CanonicalCustomer.model_validate(doc)  # once, for every integration's step
     for name in integrations:
         status = known.get(name) or {}
         found = by_integration.get(name)
         open_incident = found.open if found is not None else None
-        step = step_of(CanonicalCustomer.model_validate(doc), name)  # ingest's rule, not a copy
+        step = step_of(canonical, name)  # ingest's rule, not a copy
         integration_views[name] = {
             "name": integration_name(name),
             "status": step.status,

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from tests.conftest import unique_email
 
 from .conftest import System, wait_for
+from .test_openapi_fuzz import FUZZ_SETTINGS as INGEST_FUZZ_SETTINGS
 
 pytestmark = pytest.mark.e2e
 
@@ -49,20 +50,8 @@ REPLAYS = "POST /api/replays"
 # about 10 s on a 2-core machine; seeding the two customers takes most of the rest.
 MAX_EXAMPLES = 40
 CHECKS = [not_a_server_error, response_schema_conformance]
-
-FUZZ_SETTINGS = settings(
-    max_examples=MAX_EXAMPLES,
-    derandomize=True,  # the same requests on every run, so a failure reproduces
-    database=None,  # nothing is saved between runs (derandomize would ignore it anyway)
-    deadline=None,  # a request to a real service has no stable duration
-    phases=[Phase.explicit, Phase.generate, Phase.shrink],
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.filter_too_much,
-        HealthCheck.data_too_large,
-    ],
-    print_blob=True,
-)
+#: the ingest fuzz's settings (derandomized, no deadline, ...) with this file's budget
+FUZZ_SETTINGS = settings(INGEST_FUZZ_SETTINGS, max_examples=MAX_EXAMPLES)
 
 
 @dataclass(frozen=True)
