@@ -6,10 +6,6 @@
 #                     [--no-faults] [--out PREFIX]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export SWITCHBOARD_LOCAL_RUN_DIR=.run/soak SWITCHBOARD_LOCAL_KAFKA_PORT=24092 \
-  SWITCHBOARD_LOCAL_KAFKA_CONTROLLER_PORT=24093 SWITCHBOARD_LOCAL_MONGO_PORT=27020
-deploy/local/infra.sh reset >/dev/null
-deploy/local/infra.sh start | tail -1
-trap 'deploy/local/infra.sh stop >/dev/null' EXIT INT TERM
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
+source bench/infra.sh
+bench_infra .run/soak 24092 27020
 .venv/bin/python bench/soak/run.py "$@"
