@@ -16,7 +16,7 @@ import httpx
 
 from bench.soak import faults, scenario
 from bench.soak.delivery import StripeSender
-from bench.soak.observe import ConvergenceSampler, StatusProbe, all_statuses
+from bench.soak.observe import ConvergenceSampler, LagSampler, StatusProbe, all_statuses
 from bench.soak.verdicts import Status, grade
 from libs.runtime.local_defaults import LOCAL_DEFAULTS, SECRET_SETTINGS
 
@@ -123,6 +123,12 @@ async def soak(
         sent_emails: list[str] = []
         probe = StatusProbe(client, ingest, lambda: sent_emails, t0)
         sampler = ConvergenceSampler(client, sandbox, expected, t0)
+        workers = {
+            s.name: f"http://127.0.0.1:{s.port}"
+            for s in getattr(stack, "specs", [])
+            if s.name.endswith("_sync")
+        }
+        lag = LagSampler(client, workers, t0)
         accepted_series: list[tuple[float, int]] = []
         stop = asyncio.Event()
 
@@ -145,6 +151,7 @@ async def soak(
         background = [
             asyncio.create_task(progress()),
             asyncio.create_task(probe.run(stop)),
+            asyncio.create_task(lag.run(stop, cfg.sample_every)),
             asyncio.create_task(sampler.run(stop, cfg.sample_every * 2)),
         ]
         fault_task = asyncio.create_task(runner.run(faults.SCHEDULES[cfg.schedule], send_seconds))
@@ -206,6 +213,7 @@ async def soak(
         },
         "delivery": sender.summary(),
         "status_api": probe.summary(),
+        "worker_lag": lag.summary(),
         "faults": {
             "windows": [w.as_json() for w in runner.windows],
             "errors": runner.errors,
@@ -218,6 +226,7 @@ async def soak(
             "converged": [[round(t, 1), c] for t, c in curve],
             "settled": [[round(t, 1), c] for t, c in sampler.settled],
             "accepted_events": accepted_series,
+            "worker_lag": {name: [list(p) for p in pts] for name, pts in lag.series.items()},
             "status_latency": [
                 [round(t, 2), None if s is None else round(s, 4), code]
                 for t, s, code in probe.samples

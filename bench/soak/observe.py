@@ -154,3 +154,41 @@ async def all_statuses(
     await asyncio.gather(*(one(e) for e in emails))
     await asyncio.gather(*(one(e) for e in emails if found[e].code is None))
     return found
+
+
+class LagSampler:
+    """Each worker's consumer lag on `customer.events` (its `/metrics`), summed over partitions:
+    which worker is behind, and when. A worker that does not answer (killed) is left out."""
+
+    def __init__(self, client: httpx.AsyncClient, workers: dict[str, str], t0: float) -> None:
+        self.client, self.workers, self.t0 = client, workers, t0
+        self.series: dict[str, list[tuple[float, int]]] = {name: [] for name in workers}
+
+    async def sample(self) -> None:
+        now = round(time.monotonic() - self.t0, 1)
+        for name, base in self.workers.items():
+            try:
+                answer = await self.client.get(f"{base}/metrics", timeout=5)
+            except httpx.HTTPError:
+                continue
+            total = 0.0
+            for line in answer.text.splitlines():
+                if line.startswith("switchboard_consumer_lag_messages{") and "-replay" not in line:
+                    total += float(line.rsplit(" ", 1)[1])
+            self.series[name].append((now, int(total)))
+
+    async def run(self, stop: asyncio.Event, every: float) -> None:
+        while not stop.is_set():
+            await self.sample()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            name: {"max": max((c for _, c in points), default=0), "max_at": _peak_at(points)}
+            for name, points in self.series.items()
+        }
+
+
+def _peak_at(points: list[tuple[float, int]]) -> float | None:
+    return max(points, key=lambda p: p[1])[0] if points else None

@@ -102,6 +102,7 @@ def plot(path: Path, summary: dict[str, Any]) -> None:
         label=f"events accepted by ingest, % of {events}",
     )
     top.axhline(100, color="grey", lw=0.6)
+    _plot_lag(top, summary["series"].get("worker_lag", {}))
     top.set_ylabel("% of total")
     top.set_ylim(0, 112)
     top.legend(loc="lower right", fontsize=8)
@@ -139,6 +140,20 @@ def plot(path: Path, summary: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _plot_lag(top: Any, lag: dict[str, list[list[float]]]) -> None:
+    """Each worker's consumer lag on a second axis: which worker the convergence waits for."""
+    if not any(lag.values()):
+        return
+    right = top.twinx()
+    for (name, points), style in zip(sorted(lag.items()), (":", "-.", (0, (1, 3))), strict=False):
+        right.plot(
+            [t for t, _ in points], [c for _, c in points], ls=style, lw=1, label=f"{name} lag"
+        )
+    right.set_ylabel("worker lag, messages", fontsize=8)
+    right.set_ylim(bottom=0)
+    right.legend(loc="upper left", fontsize=7)
 
 
 def headline(summary: dict[str, Any]) -> str:

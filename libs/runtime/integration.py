@@ -49,7 +49,6 @@ class WorkerSettings(ServiceSettings):
     #: total wait on 429s per event before it fails; keep it well under the consumer's
     #: max poll interval (`consumer_max_poll_interval_seconds`)
     rate_limit_budget_seconds: float = Field(default=240.0, ge=0)
-    dedupe_retention_days: float = Field(default=14.0, gt=0)
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     #: on SIGTERM, how long in-flight attempts may take to finish before the consumer stops
     shutdown_grace_seconds: float = Field(default=15.0, ge=0)

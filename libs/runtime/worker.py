@@ -9,10 +9,10 @@ Order matters, and every step is safe to repeat:
 - the outcome is published *before* the dedupe record, so a crash in between re-runs the
   event (the integration finds nothing left to do) and publishes the outcome again, instead of
   reporting a mere "duplicate" and leaving ingest waiting for a "synced" that never comes;
-- the applied version is recorded before the event id, so a crash in between makes the
-  redelivery "stale", never a second application of an older state;
-- the offset is committed only after the effect and both records are written. A crash
-  anywhere before that redelivers the message, and the records make the redelivery harmless.
+- the applied version and the event id are one record, written at once (one read and one write
+  of the store per event);
+- the offset is committed only after the effect and the record are written. A crash anywhere
+  before that redelivers the message, and the record makes the redelivery harmless.
 
 An internal failure (our database or Kafka) hands the message back instead of committing it.
 On shutdown (`stop`/`drain`) no new message is started, an attempt already talking to the
@@ -41,7 +41,7 @@ from libs.contracts import (
 )
 
 from .broker import key
-from .dedupe import DedupeStore
+from .dedupe import Applied, DedupeStore
 from .errors import PermanentProviderError, ProviderAuthError, ProviderError
 from .integration import Integration, Mode, WorkerSettings, in_rollout
 from .logging import email_hash, get_logger
@@ -159,9 +159,10 @@ class WorkerLoop:
     async def process(self, event: CustomerEvent, *, replay: bool = False) -> SyncResult:
         started = time.perf_counter()
         try:
-            result = await self._decide(event, replay=replay)
+            seen = await self.dedupe.lookup(event.customer_id)
+            result = await self._decide(event, seen, replay=replay)
             await self._publish(self.results_topic, event.customer_id, result.to_bytes())
-            await self._record(event, result)
+            await self._record(event, result, seen)
         finally:
             self.metrics.processing.labels(self.name).observe(time.perf_counter() - started)
         self.metrics.results.labels(self.name, result.outcome.value).inc()
@@ -179,15 +180,15 @@ class WorkerLoop:
         )
         return result
 
-    async def _decide(self, event: CustomerEvent, *, replay: bool) -> SyncResult:
+    async def _decide(self, event: CustomerEvent, seen: Applied, *, replay: bool) -> SyncResult:
         mode = self.settings.mode
         if mode is Mode.OFF or not in_rollout(event.customer_id, self.settings.rollout_percent):
             return self._result(event, SyncOutcome.OFF)
-        if not replay and await self.dedupe.is_processed(event.event_id):
+        if not replay and seen.outcome_of(event.event_id) is not None:
             self.metrics.dedupe_hits.labels(self.name).inc()
             return self._result(event, SyncOutcome.DUPLICATE)
-        applied_version, applied_key = await self.dedupe.applied(event.customer_id)
-        if event.version <= applied_version:
+        applied_key = seen.desired_key
+        if event.version <= seen.version:
             self.metrics.stale.labels(self.name).inc()
             return self._result(event, SyncOutcome.STALE)
         key = self._desired_key(event)
@@ -202,17 +203,21 @@ class WorkerLoop:
         key_of = getattr(self.integration, "desired_key", None)
         return str(key_of(event)) if key_of is not None else None
 
-    async def _record(self, event: CustomerEvent, result: SyncResult) -> None:
-        """The dedupe records, written after the outcome is out and before the commit."""
-        if result.outcome is SyncOutcome.SYNCED:
-            key = self._desired_key(event)
-            await self.dedupe.record_version(event.customer_id, event.version, key)
-        if result.outcome is SyncOutcome.FAILED:
-            await self.dedupe.forget_desired(event.customer_id)
-        if result.outcome in (SyncOutcome.SYNCED, SyncOutcome.STALE, SyncOutcome.FAILED):
-            await self.dedupe.mark_processed(
-                event.event_id, event.customer_id, result.outcome.value
-            )
+    async def _record(self, event: CustomerEvent, result: SyncResult, seen: Applied) -> None:
+        """The dedupe record, written after the outcome is out and before the commit."""
+        outcome = result.outcome
+        if outcome not in (SyncOutcome.SYNCED, SyncOutcome.STALE, SyncOutcome.FAILED):
+            return  # off, shadow, duplicate: nothing applied, nothing to remember
+        synced = outcome is SyncOutcome.SYNCED
+        await self.dedupe.record(
+            event.customer_id,
+            event.event_id,
+            outcome.value,
+            seen=seen,
+            version=event.version if synced else None,
+            desired_key=self._desired_key(event) if synced else None,
+            forget_desired=outcome is SyncOutcome.FAILED,
+        )
 
     async def _sync_with_retries(self, event: CustomerEvent, *, dry_run: bool) -> SyncResult:
         policy = self.settings.retry_policy

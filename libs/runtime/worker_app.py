@@ -4,10 +4,8 @@ A worker folder supplies only its integration and settings."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -107,20 +105,8 @@ def create_worker_app(
         replays_topic=replay_topic(name),
     )
 
-    async def prune_forever() -> None:
-        retention = timedelta(days=settings.dedupe_retention_days)
-        while True:
-            try:
-                removed = await dedupe.prune(retention)
-                if removed:
-                    log.info("dedupe_pruned", integration=name, removed=removed)
-            except Exception as exc:
-                log.warning("dedupe_prune_failed", integration=name, error=type(exc).__name__)
-            await asyncio.sleep(3600)
-
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await dedupe.create_indexes(timedelta(days=settings.dedupe_retention_days))
         integration = make_integration(settings, metrics)
         holder["loop"] = WorkerLoop(integration, settings, broker, dedupe, metrics)
         lag = monitor_lag(
@@ -128,7 +114,7 @@ def create_worker_app(
             {group: CUSTOMER_EVENTS, f"{group}-replay": replay_topic(name)},
             metrics.lag,
         )
-        async with background(start_broker_when_reachable(broker), prune_forever(), lag):
+        async with background(start_broker_when_reachable(broker), lag):
             yield
             await stop_worker(holder.get("loop"), broker, settings.shutdown_grace_seconds)
         await integration.aclose()

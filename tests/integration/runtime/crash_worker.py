@@ -81,9 +81,9 @@ class CrashingDedupe(DedupeStore):
         super().__init__(db, MongoProvider.name)
         self.config = config
 
-    async def mark_processed(self, event_id: str, customer_id: str, outcome: str) -> None:
-        await super().mark_processed(event_id, customer_id, outcome)
-        crash_if(self.config, "recorded", event_id)  # after the last record, before the commit
+    async def record(self, customer_id: str, event_id: str, outcome: str, **kw: Any) -> None:
+        await super().record(customer_id, event_id, outcome, **kw)
+        crash_if(self.config, "recorded", event_id)  # after the record, before the commit
 
 
 def crash_if(config: dict[str, Any], point: str, event_id: str) -> None:

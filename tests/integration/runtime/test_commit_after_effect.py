@@ -214,7 +214,8 @@ class Scenario:
         return {d["_id"]: d["writes"] async for d in self.db["downstream"].find({})}
 
     async def processed(self) -> dict[str, str]:
-        return {d["_id"]: d["outcome"] async for d in self.db["testprov_processed"].find({})}
+        records = self.db["testprov_applied"].find({})
+        return {e["event_id"]: e["outcome"] async for d in records for e in d["recent"]}
 
     async def results(self) -> list[dict[str, Any]]:
         return await read_all(self.bootstrap, self.topics.results)

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from libs.contracts import CustomerEvent, Lifecycle, Source
+from libs.runtime.dedupe import Applied, applied_from, recorded
 from libs.runtime.errors import ProviderError, TransientProviderError, error_for_status
 from libs.runtime.integration import Mode, WorkerSettings, in_rollout
 from libs.runtime.worker import HandBack, WorkerLoop
@@ -45,32 +46,44 @@ class FakeBroker:
 
 
 class FakeDedupe:
+    """The dedupe store in memory, on the same pure record rule as the real one."""
+
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
-        self.processed: dict[str, str] = {}
-        self.versions: dict[str, int] = {}
-        self.keys: dict[str, str | None] = {}
+        self.records: dict[str, Applied] = {}
 
-    async def is_processed(self, event_id: str) -> bool:
-        return event_id in self.processed
+    async def lookup(self, customer_id: str) -> Applied:
+        return self.records.get(customer_id, Applied())
 
-    async def mark_processed(self, event_id: str, customer_id: str, outcome: str) -> None:
-        self.processed[event_id] = outcome
+    async def record(
+        self,
+        customer_id: str,
+        event_id: str,
+        outcome: str,
+        *,
+        seen: Applied | None = None,
+        version: int | None = None,
+        desired_key: str | None = None,
+        forget_desired: bool = False,
+    ) -> None:
+        doc = recorded(
+            await self.lookup(customer_id),
+            event_id,
+            outcome,
+            version=version,
+            desired_key=desired_key,
+            forget_desired=forget_desired,
+        )
+        self.records[customer_id] = applied_from(doc)
         self.journal.append(("processed", outcome))
 
-    async def applied(self, customer_id: str) -> tuple[int, str | None]:
-        return self.versions.get(customer_id, 0), self.keys.get(customer_id)
+    @property
+    def processed(self) -> dict[str, str]:
+        return {e: o for r in self.records.values() for e, o in r.recent.items()}
 
-    async def record_version(
-        self, customer_id: str, version: int, desired_key: str | None = None
-    ) -> None:
-        if version > self.versions.get(customer_id, 0):
-            self.versions[customer_id] = version
-            self.keys[customer_id] = desired_key
-        self.journal.append(("version", str(version)))
-
-    async def forget_desired(self, customer_id: str) -> None:
-        self.keys[customer_id] = None
+    @property
+    def versions(self) -> dict[str, int]:
+        return {c: r.version for c, r in self.records.items() if r.version}
 
 
 class ScriptedIntegration:
@@ -186,9 +199,9 @@ async def test_the_outcome_is_published_before_the_dedupe_records() -> None:
     assert world.journal == [
         ("effect", "evt_1"),
         ("publish", RESULTS),
-        ("version", "4"),  # before the event id: a crash in between makes a redelivery stale
-        ("processed", "synced"),
+        ("processed", "synced"),  # the version and the event id in one record, at once
     ]
+    assert world.dedupe.versions == {"cust_1": 4}
 
 
 async def test_a_permanent_503_fails_once_after_all_retries() -> None:
