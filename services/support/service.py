@@ -89,6 +89,23 @@ def zendesk_pause_seconds(error: ProviderError) -> float:
     return min(max(wanted, 0.0), ZENDESK_PAUSE_MAX_SECONDS)
 
 
+def timeline_entry(result: SyncResult) -> dict[str, Any]:
+    """One outcome as the console's timeline shows it; `key` makes a redelivery a no-op."""
+    return {
+        "key": f"{result.integration}|{result.event_id}|{result.replay_id or '-'}|"
+        f"{result.outcome.value}",
+        "integration": result.integration,
+        "event_id": result.event_id,
+        "version": result.version,
+        "outcome": result.outcome.value,
+        "actions": list(result.actions),
+        "attempts": result.attempts,
+        "error": result.error.model_dump(mode="json") if result.error else None,
+        "replay_id": result.replay_id,
+        "at": result.at.isoformat(),
+    }
+
+
 class SupportService:
     def __init__(
         self,
@@ -161,27 +178,33 @@ class SupportService:
         return outcome
 
     async def take_result(self, result: SyncResult) -> None:
+        await self.take_results([result])
+
+    async def take_results(self, results: list[SyncResult]) -> None:
+        """A batch of outcomes: every timeline in one read and one bulk write; then only the
+        successes of a (customer, integration) that has an incident record go on to resolve it
+        (one read tells which), so a healthy outcome costs support almost nothing."""
+        await self.store.add_timeline_entries(
+            [(r.customer_id, timeline_entry(r)) for r in results], self.timeline_limit
+        )
+        for result in results:
+            if result.outcome is SyncOutcome.STALE and result.replay_id:
+                # A newer state was applied meanwhile: this step needs nothing more.
+                await self.store.set_step_status(
+                    [step_id(result.integration, result.event_id)],
+                    SUPERSEDED,
+                    superseded_by="newer state",
+                )
+        synced = [r for r in results if r.outcome is SyncOutcome.SYNCED]
+        with_record = await self.store.records_present(
+            {(r.customer_id, r.integration) for r in synced}
+        )
+        for result in synced:
+            if (result.customer_id, result.integration) in with_record:
+                await self._resolve_on_success(result)
+
+    async def _resolve_on_success(self, result: SyncResult) -> None:
         cid, name = result.customer_id, result.integration
-        entry = {
-            "key": f"{name}|{result.event_id}|{result.replay_id or '-'}|{result.outcome.value}",
-            "integration": name,
-            "event_id": result.event_id,
-            "version": result.version,
-            "outcome": result.outcome.value,
-            "actions": list(result.actions),
-            "attempts": result.attempts,
-            "error": result.error.model_dump(mode="json") if result.error else None,
-            "replay_id": result.replay_id,
-            "at": result.at.isoformat(),
-        }
-        await self.store.add_timeline_entry(cid, entry, self.timeline_limit)
-        if result.outcome is SyncOutcome.STALE and result.replay_id:
-            # A newer state was applied meanwhile: this step needs nothing more.
-            await self.store.set_step_status(
-                [step_id(name, result.event_id)], SUPERSEDED, superseded_by="newer state"
-            )
-        if result.outcome is not SyncOutcome.SYNCED:
-            return
         for _ in range(_MAX_CAS_TRIES):
             before = await self.store.load_record(cid, name)
             if before.revision == 0:

@@ -32,7 +32,6 @@ class SupportSettings(ProviderSettings):
     timeline_limit: int = Field(default=300, ge=10)
     #: the console cookie's `Secure` flag; unset: on, except in local mode (plain http)
     cookie_secure: bool | None = None
-    consumer_concurrency: int = Field(default=2, ge=1, le=16)
 
     _split = secret_list_validator("admin_tokens")
 

@@ -22,6 +22,7 @@ from typing import Any, Final
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from . import timelines
 from .incidents import IncidentRecord, has_pending, record_id
 
 Document = dict[str, Any]
@@ -185,27 +186,22 @@ class SupportStore:
 
     async def add_timeline_entry(self, customer_id: str, entry: Document, limit: int) -> None:
         """Append once (a redelivered outcome has the same key), keep the newest `limit`."""
-        for _ in range(20):
-            doc = await self.timelines.find_one({"_id": customer_id})
-            entries: list[Document] = list((doc or {}).get("entries", []))
-            if any(e.get("key") == entry["key"] for e in entries):
-                return
-            entries = [*entries, entry][-limit:]
-            if doc is None:
-                try:
-                    await self.timelines.insert_one(
-                        {"_id": customer_id, "revision": 1, "entries": entries}
-                    )
-                    return
-                except DuplicateKeyError:
-                    continue
-            result = await self.timelines.update_one(
-                {"_id": customer_id, "revision": doc["revision"]},
-                {"$set": {"entries": entries, "revision": doc["revision"] + 1}},
-            )
-            if result.matched_count:
-                return
-        raise ConcurrentUpdate(customer_id)
+        await self.add_timeline_entries([(customer_id, entry)], limit)
+
+    async def add_timeline_entries(self, items: list[tuple[str, Document]], limit: int) -> None:
+        """Many customers' entries: one read and one bulk write (see `timelines.py`)."""
+        try:
+            await timelines.add_entries(self.timelines, items, limit)
+        except timelines.ConcurrentTimelineUpdate as exc:
+            raise ConcurrentUpdate(str(exc)) from None
+
+    async def records_present(self, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of these (customer, integration) pairs, those with an incident record (one read)."""
+        if not pairs:
+            return set()
+        ids = {record_id(c, i): (c, i) for c, i in pairs}
+        found = self.incidents.find({"_id": {"$in": sorted(ids)}}, {"_id": 1})
+        return {ids[doc["_id"]] async for doc in found}
 
     async def timeline(self, customer_id: str) -> list[Document]:
         doc = await self.timelines.find_one({"_id": customer_id})
