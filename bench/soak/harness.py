@@ -206,6 +206,11 @@ async def soak(
                 curve, len(customers), faults_cleared
             ),
             "converge_seconds_after_sending_done": _first_at(curve, len(customers), sending_done),
+            # the figure that judges a run: a customer cannot converge before its last event is
+            # sent, so the clock starts when both the faults and the sending are over
+            "converge_seconds_after_faults_and_sending": _first_at(
+                curve, len(customers), max(faults_cleared, sending_done)
+            ),
             "settle_seconds_after_faults_cleared": _first_at(
                 sampler.settled, len(customers), faults_cleared
             ),

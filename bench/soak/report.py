@@ -179,8 +179,10 @@ def headline(summary: dict[str, Any]) -> str:
         f"status API: {s.get('p50_ms')} ms p50, {s.get('p99_ms')} ms p99, "
         f"{s['share_answered_ok_within_2s']:.1%} answered within 2 s ({s['probes']} probes, "
         f"codes {s['codes']})",
-        f"converge after faults cleared: {t.get('converge_seconds_after_faults_cleared')} s "
-        f"({t.get('convergence_stopped')}); after sending done: "
+        f"converge after the faults cleared and the sending ended: "
+        f"{t.get('converge_seconds_after_faults_and_sending')} s ({t.get('convergence_stopped')}); "
+        f"after faults cleared: {t.get('converge_seconds_after_faults_cleared')} s; "
+        f"after sending done: "
         f"{t.get('converge_seconds_after_sending_done')} s; converged or ticketed after faults "
         f"cleared: {t.get('settle_seconds_after_faults_cleared')} s",
         f"grant requests: circle {r['circle_grant_requests']} for {r['customers']} customers "

@@ -13,7 +13,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from prometheus_client import CollectorRegistry
 
-from libs.contracts import CUSTOMER_EVENTS, replay_topic
+from libs.contracts import CUSTOMER_EVENTS, TOPIC_PARTITIONS, replay_topic
 
 from .broker import make_broker
 from .dedupe import DedupeStore
@@ -62,12 +62,17 @@ def subscribe_worker(
     """The worker's two subscriptions: the customer events and its own replay topic, each with
     its own consumer group. `holder["loop"]` is set once the lifespan has built the loop."""
     options = consumer_options(settings)
+    # more consumers than partitions would sit idle (and slow every rebalance)
+    replay_options = {
+        **options,
+        "max_workers": min(settings.concurrency, TOPIC_PARTITIONS.get(replays_topic, 3)),
+    }
 
     @broker.subscriber(events_topic, group_id=group, **options)
     async def on_customer_event(msg: KafkaMessage) -> None:
         await holder["loop"].on_customer_event(msg.body, msg)
 
-    @broker.subscriber(replays_topic, group_id=f"{group}-replay", **options)
+    @broker.subscriber(replays_topic, group_id=f"{group}-replay", **replay_options)
     async def on_replay(msg: KafkaMessage) -> None:
         await holder["loop"].on_replay(msg.body, msg)
 
