@@ -170,12 +170,12 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
                 "One event, retries included.",
             ),
             panel(
-                "Downstream latency (p95) by integration and endpoint",
+                "Downstream latency (p95) by integration and route",
                 [
                     target(
-                        "histogram_quantile(0.95, sum by (integration, endpoint, le) "
+                        "histogram_quantile(0.95, sum by (integration, route, le) "
                         f"(rate(switchboard_downstream_request_seconds_bucket{{{NS}}}[5m])))",
-                        "{{integration}} {{endpoint}}",
+                        "{{integration}} {{route}}",
                     )
                 ],
                 "s",

@@ -60,9 +60,11 @@ def error_message(response: httpx.Response) -> str:
 
 class ProviderHttp:
     def __init__(
-        self, provider: str, client: httpx.AsyncClient, metrics: WorkerMetrics | None
+        self, integration: str, client: httpx.AsyncClient, metrics: WorkerMetrics | None
     ) -> None:
-        self.provider = provider
+        # the integration's one name (`circle`, `convertkit`, `crm`), as in every other metric
+        # and error, so a dashboard can put a worker's syncs beside its provider calls
+        self.provider = integration
         self.client = client
         self.metrics = metrics
 

@@ -82,8 +82,10 @@ class WorkerMetrics:
         )
         self.downstream = Histogram(
             "switchboard_downstream_request_seconds",
-            "Provider API calls, by integration, endpoint template and status.",
-            ["integration", "endpoint", "status"],
+            "Provider API calls, by integration, route (method and path template) and status.",
+            # `route`, not `endpoint`: prometheus-operator puts its own `endpoint` label on every
+            # ServiceMonitor target, which would hide ours
+            ["integration", "route", "status"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )

@@ -18,6 +18,9 @@ from libs.runtime.worker_metrics import WorkerMetrics
 
 PAGE_SIZE = 1000  # Kit's maximum: one request covers almost every account's tags
 
+#: the integration's one name (metrics, errors, settings); Kit is the provider's
+INTEGRATION = "convertkit"
+
 
 @dataclass(frozen=True)
 class Upserted:
@@ -27,7 +30,7 @@ class Upserted:
 
 class KitClient:
     def __init__(self, client: httpx.AsyncClient, metrics: WorkerMetrics | None = None) -> None:
-        self.http = ProviderHttp("kit", client, metrics)
+        self.http = ProviderHttp(INTEGRATION, client, metrics)
         self._tag_ids: dict[str, int] = {}  # casefolded name -> id; Kit tag names ignore case
         self._listed = False
 
@@ -73,7 +76,7 @@ class KitClient:
         message = error_message(response)
         if "taken" not in message.lower():  # any other 422 (e.g. an invalid address) is real
             raise PermanentProviderError(
-                "kit", message, status=422, endpoint="PUT /v4/subscribers/{id}"
+                INTEGRATION, message, status=422, endpoint="PUT /v4/subscribers/{id}"
             )
         return False
 
@@ -119,7 +122,7 @@ class KitClient:
             # forget the id so a replay resolves (or recreates) the tag.
             self._tag_ids.pop(name.casefold(), None)
             raise PermanentProviderError(
-                "kit",
+                INTEGRATION,
                 f"tag {name!r} or the subscriber does not exist",
                 status=404,
                 endpoint=error.endpoint,

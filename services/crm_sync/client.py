@@ -19,10 +19,13 @@ from libs.runtime.worker_metrics import WorkerMetrics
 CONTACTS = "/crm/v3/objects/contacts"
 UPSERT = f"{CONTACTS}/batch/upsert"
 
+#: the integration's one name (metrics, errors, settings); HubSpot is the provider's
+INTEGRATION = "crm"
+
 
 class HubSpotClient:
     def __init__(self, client: httpx.AsyncClient, metrics: WorkerMetrics | None = None) -> None:
-        self.http = ProviderHttp("hubspot", client, metrics)
+        self.http = ProviderHttp(INTEGRATION, client, metrics)
 
     @staticmethod
     def make_http(
@@ -76,4 +79,6 @@ def item_error(error: dict[str, Any], status: int) -> ProviderError:
     category = str(error.get("category") or "BATCH_ERROR")
     message = str(error.get("message") or "the upsert returned no contact")
     kind = TransientProviderError if category == "RATE_LIMITS" else PermanentProviderError
-    return kind("hubspot", message, status=status, endpoint=f"POST {UPSERT}", code=category.lower())
+    return kind(
+        INTEGRATION, message, status=status, endpoint=f"POST {UPSERT}", code=category.lower()
+    )

@@ -132,7 +132,7 @@ class CrmIntegration:
                 done.append(f"{action}:refused")
                 if reread:
                     raise PermanentProviderError(
-                        "hubspot",
+                        self.name,
                         "the contact could not be moved to the new address",
                         endpoint=f"PATCH {CONTACTS}/{{email}}",
                         code="email_change_refused",

@@ -87,7 +87,7 @@ def test_two_503s_then_success_syncs_after_exactly_three_attempts(
         - sample(m0, "switchboard_sync_attempts_total", **attempts)
         == 2
     )
-    latency = {"endpoint": f"{CREATE}", "status": "503"}
+    latency = {"route": f"{CREATE}", "status": "503"}
     name = "switchboard_downstream_request_seconds_count"
     assert sample(m1, name, **latency) - sample(m0, name, **latency) == 2
 

@@ -1,5 +1,5 @@
 """Outbound calls: every httpx outcome becomes one of our errors, and every call is timed by
-endpoint template and status."""
+route and status."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def http(handler: httpx.MockTransport) -> tuple[ProviderHttp, CollectorRegistry]
 
 
 def count(registry: CollectorRegistry, status: str) -> float:
-    labels = {"integration": "circle", "endpoint": f"POST {TEMPLATE}", "status": status}
+    labels = {"integration": "circle", "route": f"POST {TEMPLATE}", "status": status}
     return registry.get_sample_value("switchboard_downstream_request_seconds_count", labels) or 0
 
 
