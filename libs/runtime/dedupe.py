@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from .clock import now
 
 Document = dict[str, Any]
 
@@ -79,7 +80,7 @@ def recorded(
         "desired_key": key,
         "recent": recent[-RECENT_EVENTS:],
         "revision": seen.revision + 1,
-        "at": datetime.now(UTC),
+        "at": now(),
     }
 
 

@@ -11,6 +11,13 @@ from .settings import ServiceSettings
 
 Document = dict[str, Any]
 
+#: the server's code for a duplicate key (a unique `_id` taken): how every insert-once knows
+DUPLICATE_KEY = 11000
+
+
+class ConcurrentUpdate(Exception):
+    """Another writer changed the record first (a compare-and-set lost); re-read and retry."""
+
 
 def make_client(settings: ServiceSettings) -> AsyncMongoClient[Document]:
     return AsyncMongoClient(

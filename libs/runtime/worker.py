@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import random
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
@@ -41,6 +41,7 @@ from libs.contracts import (
 )
 
 from .broker import key
+from .clock import now
 from .dedupe import Applied, DedupeStore
 from .errors import PermanentProviderError, ProviderAuthError, ProviderError
 from .integration import Integration, Mode, WorkerSettings, in_rollout
@@ -221,7 +222,7 @@ class WorkerLoop:
 
     async def _sync_with_retries(self, event: CustomerEvent, *, dry_run: bool) -> SyncResult:
         policy = self.settings.retry_policy
-        first_attempt_at = datetime.now(UTC)
+        first_attempt_at = now()
         attempt = 0
         retries = {"error": 0, "rate_limit": 0}
         limit_wait = 0.0
@@ -316,7 +317,7 @@ class WorkerLoop:
             attempts=attempts,
             error=info,
             first_attempt_at=first_attempt_at,
-            failed_at=datetime.now(UTC),
+            failed_at=now(),
             event=event,
         )
         await self._publish(self.failures_topic, event.customer_id, failure.to_bytes())
@@ -355,7 +356,7 @@ class WorkerLoop:
             attempts=attempts,
             error=error,
             replay_id=event.replay_id,
-            at=datetime.now(UTC),
+            at=now(),
         )
 
     async def _publish(self, topic: str, customer_id: str, payload: bytes) -> None:

@@ -20,12 +20,13 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from libs.contracts.identity import identity_keys, stripe_key
 from libs.runtime.logging import get_logger
 
 from .canonical import CanonicalCustomer, apply_change, customer_event, stripe_source
 from .normalize import StripeChange, normalize
 from .service import IngestService, log_applied
-from .store import Finished, IngestStore, identity_keys, new_customer_id
+from .store import Finished, IngestStore, new_customer_id
 
 log = get_logger()
 
@@ -136,9 +137,9 @@ class ApplyStage:
             )
             batch.new_ids.add(owner)
             batch.claims.update({k: owner for k in _keys(change)})
-        elif change.stripe_customer_id and f"stripe:{change.stripe_customer_id}" not in known:
-            batch.claims[f"stripe:{change.stripe_customer_id}"] = owner
-            known[f"stripe:{change.stripe_customer_id}"] = owner
+        elif change.stripe_customer_id and stripe_key(change.stripe_customer_id) not in known:
+            batch.claims[stripe_key(change.stripe_customer_id)] = owner
+            known[stripe_key(change.stripe_customer_id)] = owner
         if change.event_id in customer.recent_event_ids:  # applied before a crash: republish
             outcome, changed = "applied", True
         else:

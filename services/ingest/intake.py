@@ -17,9 +17,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from libs.runtime.logging import get_logger
+from libs.runtime.mongo import DUPLICATE_KEY
 
 Document = dict[str, Any]
-DUPLICATE_KEY = 11000
 
 log = get_logger()
 

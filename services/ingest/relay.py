@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from libs.runtime.clock import now
 from libs.runtime.lifecycle import when_store_reachable
 from libs.runtime.logging import get_logger
 
@@ -106,5 +107,5 @@ class OutboxRelay:
     async def update_gauges(self) -> None:
         count, oldest = await self.store.backlog()
         self.metrics.outbox_backlog.set(count)
-        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        age = (now() - oldest).total_seconds() if oldest else 0.0
         self.metrics.outbox_oldest_age.set(max(age, 0.0))

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
 
 from libs.contracts import CUSTOMER_EVENTS, Lifecycle, Source, SyncResult
+from libs.contracts.identity import email_key, stripe_key
 from libs.runtime.broker import key
+from libs.runtime.clock import now
 from libs.runtime.logging import email_hash, get_logger
+from libs.runtime.mongo import ConcurrentUpdate
 
 from .canonical import (
     CanonicalCustomer,
@@ -29,7 +31,7 @@ from .canonical import (
 from .intake import EventIntake
 from .metrics import IngestMetrics
 from .normalize import NotAStripeEvent, StripeChange, normalize, parse_event, stripe_id_of
-from .store import MAX_CAS_TRIES, ConcurrentUpdate, IngestStore, new_customer_id
+from .store import MAX_CAS_TRIES, IngestStore, new_customer_id
 from .stripe_api import StripeApi
 
 log = get_logger()
@@ -142,8 +144,8 @@ class IngestService:
                 continue
             if change.previous_email and change.email:
                 await self.store.move_identity(
-                    f"email:{change.previous_email.lower()}",
-                    f"email:{change.email.lower()}",
+                    email_key(change.previous_email),
+                    email_key(change.email),
                     customer_id,
                 )
             return await self._finish(
@@ -179,7 +181,7 @@ class IngestService:
         found = await self.store.find_customer_id(stripe_customer_id=stripe_id, email=email)
         if found:
             if stripe_id:
-                await self.store.claim_identity(f"stripe:{stripe_id}", found)
+                await self.store.claim_identity(stripe_key(stripe_id), found)
             return found
         if not stripe_id and change.charge_id:
             charge = await self.stripe.charge(change.charge_id) or {}
@@ -200,8 +202,8 @@ class IngestService:
     async def _create_customer(self, email: str, stripe_id: str | None) -> str:
         owner = new_customer_id()
         if stripe_id:
-            owner = await self.store.claim_identity(f"stripe:{stripe_id}", owner)
-        owner = await self.store.claim_identity(f"email:{email.lower()}", owner)
+            owner = await self.store.claim_identity(stripe_key(stripe_id), owner)
+        owner = await self.store.claim_identity(email_key(email), owner)
         await self.store.ensure_customer(owner, email, stripe_id)
         return owner
 
@@ -278,7 +280,7 @@ class IngestService:
             provider="switchboard",
             event_id=event_id,
             event_type=event_type,
-            occurred_at=datetime.now(UTC),
+            occurred_at=now(),
         )
         outbox = customer_event(customer, source).to_bytes().decode()
         if await self.store.record_internal(event_id, event_type, customer.customer_id, outbox):

@@ -22,9 +22,13 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from libs.contracts.identity import identity_keys
+from libs.runtime.clock import now
+from libs.runtime.mongo import DUPLICATE_KEY, ConcurrentUpdate
+
 from .canonical import CanonicalCustomer
 from .intake import insert_ignoring_duplicates
-from .unfinished import APPLIED, PUBLISHED, RECEIVED, UnfinishedEvents, now
+from .unfinished import APPLIED, PUBLISHED, RECEIVED, UnfinishedEvents
 
 Document = dict[str, Any]
 
@@ -40,10 +44,6 @@ def new_customer_id() -> str:
 
 #: compare-and-set attempts before giving up (the message is then handed back and retried)
 MAX_CAS_TRIES = 20
-
-
-class ConcurrentUpdate(Exception):
-    """Another writer changed the customer first; the caller re-reads and tries again."""
 
 
 class IngestStore(UnfinishedEvents):
@@ -204,7 +204,7 @@ class IngestStore(UnfinishedEvents):
             await self.identities.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
             return {docs[e["index"]]["_id"] for e in errors}
         return set()
@@ -290,17 +290,6 @@ class IngestStore(UnfinishedEvents):
         )
         if result.matched_count == 0:
             raise ConcurrentUpdate(before.customer_id)
-
-
-def identity_keys(stripe_customer_id: str | None, email: str | None) -> list[str]:
-    """The identity records that point at a customer, in the order they decide: the Stripe
-    customer first, then the email (compared case-insensitively)."""
-    keys = []
-    if stripe_customer_id:
-        keys.append(f"stripe:{stripe_customer_id}")
-    if email:
-        keys.append(f"email:{email.strip().lower()}")
-    return keys
 
 
 def _steps(customer: CanonicalCustomer) -> dict[str, tuple[str, int, str | None]]:

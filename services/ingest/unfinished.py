@@ -6,20 +6,18 @@ is published. The relay scans these, the backlog, never the whole event collecti
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
+
+from libs.runtime.clock import now
 
 from .intake import insert_ignoring_duplicates
 
 Document = dict[str, Any]
 
 RECEIVED, APPLIED, PUBLISHED = "received", "applied", "published"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class UnfinishedEvents:

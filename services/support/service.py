@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -29,9 +29,11 @@ from libs.contracts import (
     replay_topic,
 )
 from libs.runtime.broker import key
+from libs.runtime.clock import now
 from libs.runtime.errors import ProviderAuthError, ProviderError
 from libs.runtime.http import ApiError
 from libs.runtime.logging import email_hash, get_logger
+from libs.runtime.mongo import ConcurrentUpdate
 
 from . import tickets
 from .incidents import (
@@ -51,7 +53,6 @@ from .store import (
     REPLAYABLE,
     SUPERSEDED,
     SYNCED,
-    ConcurrentUpdate,
     SupportStore,
     step_id,
 )
@@ -61,10 +62,6 @@ log = get_logger()
 
 _MAX_CAS_TRIES = 20
 WINDOW_LIMIT = 1000
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

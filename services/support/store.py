@@ -16,11 +16,15 @@ search by subscription or payment id, which scans `customers` (see `find_custome
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from libs.contracts.identity import email_key, stripe_key
+from libs.runtime.clock import now
+from libs.runtime.mongo import ConcurrentUpdate
 
 from . import timelines
 from .incidents import IncidentRecord, has_pending, record_id
@@ -31,14 +35,6 @@ Document = dict[str, Any]
 FAILED, REPLAYED, SYNCED, SUPERSEDED = "failed", "replayed", "synced", "superseded"
 REPLAYABLE: Final = (FAILED, REPLAYED)
 LIST_LIMIT: Final = 500
-
-
-class ConcurrentUpdate(Exception):
-    """Another writer changed the record first; re-read and try again."""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SupportStore:
@@ -225,7 +221,7 @@ class SupportStore:
         (an index on MongoDB would serve it, but the collection is ingest's)."""
         q = q.strip()
         found: list[str] = []
-        keys = [f"email:{q.lower()}"] if "@" in q else [f"stripe:{q}"]
+        keys = [email_key(q)] if "@" in q else [stripe_key(q)]
         async for doc in self.identities.find({"_id": {"$in": keys}}):
             found.append(str(doc["customer_id"]))
         if "@" in q:

@@ -14,11 +14,12 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient, monitoring
 
 from libs.contracts import Lifecycle
+from libs.runtime.clock import now
 from services.ingest.apply_stage import ApplyStage
 from services.ingest.metrics import IngestMetrics
 from services.ingest.relay import OutboxRelay
 from services.ingest.service import IngestService
-from services.ingest.store import IngestStore, now
+from services.ingest.store import IngestStore
 
 from .test_accept import checkout_event
 
