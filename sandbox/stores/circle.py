@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.stores import WALL_CLOCK, Clock, Missing, email_key, id_counter, iso
+from sandbox.stores import WALL_CLOCK, Clock, EmailIndex, Missing, id_counter, iso
 
 COMMUNITY_ID = 1
 
@@ -43,6 +43,7 @@ class CircleStore:
         self._group_ids = id_counter(5_001)
         self._membership_ids = id_counter(900_001)
         self.members: dict[int, Member] = {}
+        self.by_email = EmailIndex()
         self.groups: dict[int, AccessGroup] = {}
         self.banned: list[str] = []
         self.deleted: list[str] = []
@@ -50,6 +51,7 @@ class CircleStore:
 
     def reset(self) -> None:
         self.members.clear()
+        self.by_email.clear()
         self.groups.clear()
         self.banned.clear()
         self.deleted.clear()
@@ -58,8 +60,8 @@ class CircleStore:
 
     # -- members ---------------------------------------------------------------------------
     def find_member(self, email: str) -> Member | None:
-        key = email_key(email)
-        return next((m for m in self.members.values() if email_key(m.email) == key), None)
+        member_id = self.by_email.get(email)
+        return self.members.get(member_id) if isinstance(member_id, int) else None
 
     def member(self, member_id: int | None) -> Member:
         found = self.members.get(member_id) if member_id is not None else None
@@ -81,11 +83,13 @@ class CircleStore:
             accepted_invitation=now if skip_invitation else None,
         )
         self.members[member.id] = member
+        self.by_email.put(member.email, member.id)
         return member
 
     def remove_member(self, member_id: int | None, *, how: str = "deactivated") -> Member:
         member = self.member(member_id)
         del self.members[member.id]
+        self.by_email.drop(member.email, member.id)
         for group in self.groups.values():
             group.members.pop(member.id, None)
         if how == "banned":

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.stores import WALL_CLOCK, Clock, email_key, id_counter, iso
+from sandbox.stores import WALL_CLOCK, Clock, EmailIndex, id_counter, iso
 
 # The lifecycle stages in order; HubSpot will not move a contact to an earlier one.
 LIFECYCLE_STAGES = (
@@ -64,11 +64,13 @@ class HubSpotStore:
         self._seed_custom = tuple(custom_properties)
         self._ids = id_counter(1_001)
         self.contacts: dict[str, Contact] = {}
+        self.by_email = EmailIndex()
         self.custom_properties: dict[str, dict[str, Any]] = {}
         self.reset()
 
     def reset(self) -> None:
         self.contacts.clear()
+        self.by_email.clear()
         self.custom_properties.clear()
         for name in self._seed_custom:
             self.define_property(
@@ -101,8 +103,8 @@ class HubSpotStore:
 
     # -- contacts --------------------------------------------------------------------------
     def find(self, email: str) -> Contact | None:
-        key = email_key(email)
-        return next((c for c in self.contacts.values() if email_key(c.email) == key), None)
+        contact_id = self.by_email.get(email)
+        return self.contacts.get(contact_id) if isinstance(contact_id, str) else None
 
     def get(self, id_value: str, id_property: str | None) -> Contact | None:
         if id_property == "email":
@@ -132,6 +134,7 @@ class HubSpotStore:
             other = self.find(str(properties["email"] or ""))
             if other is not None and other.id != contact.id:
                 raise Conflict(other.id)
+        self.by_email.drop(contact.email, contact.id)
         for name, value in properties.items():
             text = "" if value is None else str(value)
             if name == "lifecyclestage" and _moves_back(contact.properties.get(name, ""), text):
@@ -139,6 +142,7 @@ class HubSpotStore:
                 continue
             contact.properties[name] = text
         contact.properties["lastmodifieddate"] = iso(self._clock())
+        self.by_email.put(contact.email, contact.id)
 
     # -- JSON ------------------------------------------------------------------------------
     @staticmethod

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.stores import WALL_CLOCK, Clock, Missing, email_key, id_counter, iso
+from sandbox.stores import WALL_CLOCK, Clock, EmailIndex, Missing, id_counter, iso
 
 STATES = ("active", "inactive", "bounced", "complained", "cancelled")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -45,18 +45,18 @@ class KitStore:
         self._subscriber_ids = id_counter(3_000_001)
         self._tag_ids = id_counter(40_001)
         self.subscribers: dict[int, Subscriber] = {}
+        self.by_email = EmailIndex()
         self.tags: dict[int, Tag] = {}
 
     def reset(self) -> None:
         self.subscribers.clear()
+        self.by_email.clear()
         self.tags.clear()
 
     # -- subscribers -----------------------------------------------------------------------
     def find(self, email: str) -> Subscriber | None:
-        key = email_key(email)
-        return next(
-            (s for s in self.subscribers.values() if email_key(s.email_address) == key), None
-        )
+        subscriber_id = self.by_email.get(email)
+        return self.subscribers.get(subscriber_id) if isinstance(subscriber_id, int) else None
 
     def get(self, subscriber_id: int | None) -> Subscriber:
         found = self.subscribers.get(subscriber_id) if subscriber_id is not None else None
@@ -86,6 +86,7 @@ class KitStore:
             fields=dict(fields),
         )
         self.subscribers[subscriber.id] = subscriber
+        self.by_email.put(subscriber.email_address, subscriber.id)
         return subscriber, True
 
     def update(
@@ -103,7 +104,9 @@ class KitStore:
             holder = self.find(email)
             if holder is not None and holder.id != subscriber.id:
                 raise Taken(email)
+            self.by_email.drop(subscriber.email_address, subscriber.id)
             subscriber.email_address = email.strip()
+            self.by_email.put(subscriber.email_address, subscriber.id)
         if first_name is not None:
             subscriber.first_name = first_name
         if fields:
@@ -115,11 +118,13 @@ class KitStore:
         self.get(subscriber_id).state = "cancelled"
 
     def listed(self, status: str, email: str | None = None) -> list[Subscriber]:
-        subscribers = list(self.subscribers.values())
+        if email:  # by the index: at most one subscriber has an address
+            found = self.find(email)
+            subscribers = [found] if found is not None else []
+        else:
+            subscribers = list(self.subscribers.values())
         if status != "all":
             subscribers = [s for s in subscribers if s.state == status]
-        if email:
-            subscribers = [s for s in subscribers if email_key(s.email_address) == email_key(email)]
         return subscribers
 
     # -- tags ------------------------------------------------------------------------------
