@@ -21,7 +21,8 @@ def test_circle_finds_created_members_and_forgets_removed_ones() -> None:
 def test_kit_follows_a_change_of_address() -> None:
     store = KitStore()
     subscriber, created = store.upsert("old@example.com", "Ann", "active", {})
-    assert created and store.find("OLD@example.com") is subscriber
+    assert created
+    assert store.find("OLD@example.com") is subscriber
     store.update(subscriber.id, email="new@example.com")
     assert store.find("new@example.com") is subscriber
     assert store.find("old@example.com") is None
@@ -33,7 +34,8 @@ def test_kit_follows_a_change_of_address() -> None:
 def test_hubspot_follows_a_change_of_address() -> None:
     store = HubSpotStore([])
     contact, created = store.upsert("old@example.com", {"firstname": "Ann"})
-    assert created and store.find("old@example.com") is contact
+    assert created
+    assert store.find("old@example.com") is contact
     store.update(contact, {"email": "new@example.com"})
     assert store.find("new@example.com") is contact
     assert store.find("old@example.com") is None
