@@ -143,7 +143,7 @@ def api_router(store: SupportStore, service: SupportService) -> APIRouter:
         status: StepStatus | None = None,
     ) -> FailureList:
         if integration is not None:
-            service.check_integration(integration)
+            service.replays.check_integration(integration)
         try:
             since, until = utc(since), utc(until)
         except ValueError as exc:
@@ -178,12 +178,12 @@ async def run_replay(service: SupportService, request: ReplayRequest) -> ReplayA
     if request.event_id is not None:
         if request.dry_run:
             step = await service.store.get_step(request.integration, request.event_id)
-            service.check_integration(request.integration)
+            service.replays.check_integration(request.integration)
             if step is None or step["status"] not in ("failed", "replayed"):
                 raise ApiError(404, "step_not_found", "no replayable step for this event")
             item = ReplayItem(event_id=step["event_id"], customer_id=step["customer_id"])
             return ReplayAnswer(queued=0, dry_run=True, replays=[item])
-        one = await service.replay_one(request.integration, request.event_id)
+        one = await service.replays.replay_one(request.integration, request.event_id)
         items = [
             ReplayItem(event_id=one.event_id, customer_id=one.customer_id, replay_id=one.replay_id)
         ]
@@ -191,12 +191,12 @@ async def run_replay(service: SupportService, request: ReplayRequest) -> ReplayA
     assert request.since is not None
     assert request.until is not None
     if request.dry_run:
-        steps = await service.replayable_in_window(
+        steps = await service.replays.replayable_in_window(
             request.integration, request.since, request.until
         )
         items = [ReplayItem(event_id=s["event_id"], customer_id=s["customer_id"]) for s in steps]
         return ReplayAnswer(queued=0, dry_run=True, replays=items)
-    done = await service.replay_window(request.integration, request.since, request.until)
+    done = await service.replays.replay_window(request.integration, request.since, request.until)
     items = [
         ReplayItem(event_id=r.event_id, customer_id=r.customer_id, replay_id=r.replay_id)
         for r in done

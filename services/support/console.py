@@ -190,7 +190,7 @@ def console_router(
     ) -> HTMLResponse:
         require_admin(request)
         if integration:
-            service.check_integration(integration)
+            service.replays.check_integration(integration)
         found = await views.failures(
             store, integration or None, _when(since), _when(until), status or None
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from libs.runtime.errors import error_for_status
-from services.support.service import ZENDESK_PAUSE_MAX_SECONDS, zendesk_pause_seconds
+from services.support.effects import ZENDESK_PAUSE_MAX_SECONDS, zendesk_pause_seconds
 
 
 @pytest.mark.parametrize(
