@@ -1,8 +1,8 @@
 """The shared worker loop: every sync worker runs its integration through this.
 
 Per message: decode → skip if off/outside rollout, already processed or stale → sync with
-retries (or, in shadow mode, plan with retries and call nothing) → publish the outcome → write
-the dedupe records → commit the offset.
+retries (or, in shadow mode, plan with retries and call nothing; `steps.py`) → publish the
+outcome → write the dedupe record → commit the offset.
 
 Order matters, and every step is safe to repeat:
 
@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import random
 import time
-from datetime import datetime
 
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
@@ -33,30 +32,21 @@ from pydantic import ValidationError
 from libs.contracts import (
     SYNC_RESULTS,
     CustomerEvent,
-    ErrorInfo,
-    SyncFailure,
     SyncOutcome,
     SyncResult,
     failure_topic,
 )
 
-from .broker import key
-from .clock import now
 from .dedupe import Applied, DedupeStore
-from .errors import PermanentProviderError, ProviderAuthError, ProviderError
 from .integration import Integration, Mode, WorkerSettings, in_rollout
 from .logging import email_hash, get_logger
 from .offsets import commit, hand_back
-from .retry import is_rate_limit, retry_delay, should_retry
+from .steps import HandBack, StepRunner
 from .worker_metrics import WorkerMetrics
 
 log = get_logger()
 
 HAND_BACK_DELAY_SECONDS = 1.0
-
-
-class HandBack(Exception):
-    """The worker is stopping: leave this message uncommitted for the partition's next owner."""
 
 
 class WorkerLoop:
@@ -71,19 +61,37 @@ class WorkerLoop:
         results_topic: str = SYNC_RESULTS,
         failures_topic: str | None = None,
     ) -> None:
-        self.integration = integration
         self.name = integration.name
         self.settings = settings
         self.broker = broker
         self.dedupe = dedupe
         self.metrics = metrics
         self.results_topic = results_topic
-        self.failures_topic = failures_topic or failure_topic(self.name)
-        self.rand = random.Random()
+        self.steps = StepRunner(
+            integration,
+            settings,
+            broker,
+            metrics,
+            results_topic=results_topic,
+            failures_topic=failures_topic or failure_topic(self.name),
+            wait=self._wait,
+        )
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._in_flight = 0
+
+    @property
+    def integration(self) -> Integration:
+        return self.steps.integration
+
+    @integration.setter
+    def integration(self, integration: Integration) -> None:  # tests swap it
+        self.steps.integration = integration
+
+    @property
+    def rand(self) -> random.Random:  # the backoff's jitter; tests pin it
+        return self.steps.rand
 
     # --- Kafka entrypoints --------------------------------------------------------------------
 
@@ -162,7 +170,7 @@ class WorkerLoop:
         try:
             seen = await self.dedupe.lookup(event.customer_id)
             result = await self._decide(event, seen, replay=replay)
-            await self._publish(self.results_topic, event.customer_id, result.to_bytes())
+            await self.steps.publish(self.results_topic, event.customer_id, result.to_bytes())
             await self._record(event, result, seen)
         finally:
             self.metrics.processing.labels(self.name).observe(time.perf_counter() - started)
@@ -184,21 +192,21 @@ class WorkerLoop:
     async def _decide(self, event: CustomerEvent, seen: Applied, *, replay: bool) -> SyncResult:
         mode = self.settings.mode
         if mode is Mode.OFF or not in_rollout(event.customer_id, self.settings.rollout_percent):
-            return self._result(event, SyncOutcome.OFF)
+            return self.steps.result(event, SyncOutcome.OFF)
         if not replay and seen.outcome_of(event.event_id) is not None:
             self.metrics.dedupe_hits.labels(self.name).inc()
-            return self._result(event, SyncOutcome.DUPLICATE)
+            return self.steps.result(event, SyncOutcome.DUPLICATE)
         applied_key = seen.desired_key
         if event.version <= seen.version:
             self.metrics.stale.labels(self.name).inc()
-            return self._result(event, SyncOutcome.STALE)
+            return self.steps.result(event, SyncOutcome.STALE)
         key = self._desired_key(event)
         if mode is Mode.ON and not replay and key is not None and key == applied_key:
             # What this version asks of the provider is exactly what the last synced version
             # established: nothing to call. (A replay always calls: an operator asked for it.)
             self.metrics.unchanged.labels(self.name).inc()
-            return self._result(event, SyncOutcome.SYNCED, actions=["unchanged"])
-        return await self._sync_with_retries(event, dry_run=mode is Mode.SHADOW)
+            return self.steps.result(event, SyncOutcome.SYNCED, actions=["unchanged"])
+        return await self.steps.run(event, dry_run=mode is Mode.SHADOW)
 
     def _desired_key(self, event: CustomerEvent) -> str | None:
         key_of = getattr(self.integration, "desired_key", None)
@@ -219,158 +227,3 @@ class WorkerLoop:
             desired_key=self._desired_key(event) if synced else None,
             forget_desired=outcome is SyncOutcome.FAILED,
         )
-
-    async def _sync_with_retries(self, event: CustomerEvent, *, dry_run: bool) -> SyncResult:
-        policy = self.settings.retry_policy
-        first_attempt_at = now()
-        attempt = 0
-        retries = {"error": 0, "rate_limit": 0}
-        limit_wait = 0.0
-        while True:
-            attempt += 1
-            try:
-                actions = await self._sync_once(event, dry_run=dry_run)
-            except ProviderError as error:
-                self._count_failed_attempt(error)
-                reason = "rate_limit" if is_rate_limit(error) else "error"
-                number = retries[reason] + 1
-                delay = retry_delay(policy, number, error, self.rand) if error.retryable else 0.0
-                wait_after = limit_wait + (delay if reason == "rate_limit" else 0.0)
-                if should_retry(policy, error, number, wait_after):
-                    retries[reason], limit_wait = number, wait_after
-                    self.metrics.retries.labels(self.name, reason).inc()
-                    await self._report_retrying(event, attempt, error)
-                    log.info(
-                        "sync_retry",
-                        integration=self.name,
-                        event_id=event.event_id,
-                        attempt=attempt,
-                        status=error.status,
-                        reason=reason,
-                        delay=round(delay, 3),
-                    )
-                    if not await self._wait(delay):
-                        raise HandBack(event.event_id) from None
-                    continue
-                if dry_run:  # shadow: report what went wrong, open no incident
-                    return self._result(
-                        event, SyncOutcome.SHADOW, attempts=attempt, error=_info(error)
-                    )
-                return await self._fail(event, error, attempt, first_attempt_at)
-            if dry_run:
-                self.metrics.attempts.labels(self.name, "plan", "ok").inc()
-                for action in actions:
-                    self.metrics.actions.labels(self.name, _kind(action), "shadow").inc()
-                return self._result(event, SyncOutcome.SHADOW, actions=actions, attempts=attempt)
-            for action in actions or ["none"]:
-                self.metrics.attempts.labels(self.name, _kind(action), "ok").inc()
-            for action in actions:
-                self.metrics.actions.labels(self.name, _kind(action), "done").inc()
-            return self._result(event, SyncOutcome.SYNCED, actions=actions, attempts=attempt)
-
-    async def _sync_once(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
-        try:
-            return await self.integration.sync(event, dry_run=dry_run)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            # A bug, or a provider reply we cannot read: the same code on the same data gives
-            # the same answer, so handing it back would block the partition forever. It fails
-            # the step instead (a ticket; a replay once fixed). Integrations touch no store or
-            # Kafka, so this is never our own infrastructure failing.
-            log.exception("sync_crashed", integration=self.name, event_id=event.event_id)
-            raise PermanentProviderError(
-                self.name, f"internal error: {type(exc).__name__}: {exc}"[:300], code="internal"
-            ) from exc
-
-    async def _report_retrying(
-        self, event: CustomerEvent, attempt: int, error: ProviderError
-    ) -> None:
-        """Tell ingest and support the step is retrying (pending, with a reason). Best effort:
-        the final outcome is what counts, so a failed report does not fail the step."""
-        result = self._result(event, SyncOutcome.RETRYING, attempts=attempt, error=_info(error))
-        try:
-            await self._publish(self.results_topic, event.customer_id, result.to_bytes())
-        except Exception as exc:
-            log.warning("retrying_report_failed", integration=self.name, error=type(exc).__name__)
-
-    def _count_failed_attempt(self, error: ProviderError) -> None:
-        action = _kind(error.action) if error.action else "read"
-        if isinstance(error, ProviderAuthError):
-            self.metrics.auth_errors.labels(self.name, str(error.status)).inc()
-            outcome = "auth"
-        elif is_rate_limit(error):
-            outcome = "rate_limited"
-        else:
-            outcome = "retryable" if error.retryable else "permanent"
-        self.metrics.attempts.labels(self.name, action, outcome).inc()
-
-    async def _fail(
-        self, event: CustomerEvent, error: ProviderError, attempts: int, first_attempt_at: datetime
-    ) -> SyncResult:
-        info = _info(error)
-        failure = SyncFailure(
-            event_id=event.event_id,
-            customer_id=event.customer_id,
-            integration=self.name,
-            action=error.action or "sync",
-            attempts=attempts,
-            error=info,
-            first_attempt_at=first_attempt_at,
-            failed_at=now(),
-            event=event,
-        )
-        await self._publish(self.failures_topic, event.customer_id, failure.to_bytes())
-        self.metrics.failures.labels(self.name).inc()
-        self.metrics.actions.labels(self.name, _kind(failure.action), "failed").inc()
-        log.warning(
-            "sync_failed",
-            integration=self.name,
-            event_id=event.event_id,
-            customer_id=event.customer_id,
-            action=failure.action,
-            status=error.status,
-            attempts=attempts,
-            outcome="failed",
-        )
-        return self._result(
-            event, SyncOutcome.FAILED, actions=[failure.action], attempts=attempts, error=info
-        )
-
-    def _result(
-        self,
-        event: CustomerEvent,
-        outcome: SyncOutcome,
-        *,
-        actions: list[str] | None = None,
-        attempts: int = 0,
-        error: ErrorInfo | None = None,
-    ) -> SyncResult:
-        return SyncResult(
-            event_id=event.event_id,
-            customer_id=event.customer_id,
-            version=event.version,
-            integration=self.name,
-            outcome=outcome,
-            actions=tuple(actions or ()),
-            attempts=attempts,
-            error=error,
-            replay_id=event.replay_id,
-            at=now(),
-        )
-
-    async def _publish(self, topic: str, customer_id: str, payload: bytes) -> None:
-        await self.broker.publish(
-            payload, topic, key=key(customer_id), headers={"content-type": "application/json"}
-        )
-
-
-def _info(error: ProviderError) -> ErrorInfo:
-    return ErrorInfo(
-        status=error.status, code=error.code, message=error.message[:500], retryable=error.retryable
-    )
-
-
-def _kind(action: str) -> str:
-    """`add_access_group:Members` → `add_access_group`: the metric label stays low-cardinality."""
-    return action.split(":", 1)[0]
