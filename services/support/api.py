@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.runtime.http import ApiError
 
-from . import views
+from . import customer_page, views
 from .service import SupportService
 from .store import SupportStore
 
@@ -132,7 +132,7 @@ def api_router(store: SupportStore, service: SupportService) -> APIRouter:
         responses={404: {"model": ErrorBody, "description": "no such customer"}},
     )
     async def get_customer(customer_id: str) -> CustomerPage:
-        page = await views.customer_page(store, customer_id, service.integrations)
+        page = await customer_page.customer_page(store, customer_id, service.integrations)
         return CustomerPage(**page)
 
     @router.get("/failures", response_model=FailureList, summary="Failed steps, newest first")

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from libs.runtime.http import ApiError
 
-from . import views
+from . import customer_page, views
 from .api import ReplayRequest, run_replay, utc
 from .auth import COOKIE, AdminTokens, same_origin
 from .metrics import SupportMetrics
@@ -177,7 +177,7 @@ def console_router(
     @router.get("/customers/{customer_id}", response_class=HTMLResponse)
     async def customer(request: Request, customer_id: str) -> HTMLResponse:
         require_admin(request)
-        page = await views.customer_page(store, customer_id, service.integrations)
+        page = await customer_page.customer_page(store, customer_id, service.integrations)
         return render(request, "customer.html", page)
 
     @router.get("/failures", response_class=HTMLResponse)

@@ -1,0 +1,216 @@
+"""The console's and the admin API's customer page: every service's records joined by event id
+into one timeline — the webhook ingest received, the state change it made, each worker's outcome
+(with attempts and errors), failed steps and their replays, and the tickets support opened and
+solved."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from libs.runtime.http import ApiError
+from services.ingest.canonical import CanonicalCustomer, step_of
+
+from .store import SupportStore, step_id
+from .tickets import integration_name
+from .views import customer_summary, incident_view, iso_text, sort_key, step_view
+
+
+def _outbox(doc: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return dict(json.loads(doc.get("outbox") or "{}"))
+    except ValueError:
+        return {}
+
+
+async def customer_page(
+    store: SupportStore, customer_id: str, integrations: list[str]
+) -> dict[str, Any]:
+    doc = await store.customer(customer_id)
+    if doc is None:
+        raise ApiError(404, "customer_not_found", f"no customer {customer_id}")
+    results = await store.timeline(customer_id)
+    records = await store.records_of(customer_id, integrations)
+    step_ids = sorted(
+        {
+            step_id(r.integration, e)
+            for r in records
+            for i in r.incidents
+            for e in i.failed_event_ids
+        }
+    )
+    steps = [step_view(s) for s in await store.steps(step_ids)]
+    event_ids = [
+        *doc.get("recent_event_ids", []),
+        *(r["event_id"] for r in results),
+        *(s["event_id"] for s in steps),
+    ]
+    webhooks = {w["_id"]: w for w in await store.webhook_events(event_ids)}
+
+    events: dict[str, dict[str, Any]] = {}
+
+    def event(event_id: str) -> dict[str, Any]:
+        if event_id not in events:
+            hook = webhooks.get(event_id, {})
+            events[event_id] = {
+                "event_id": event_id,
+                "event_type": hook.get("type"),
+                "provider": hook.get("provider"),
+                "at": iso_text(hook.get("received_at")),
+                "items": [],
+            }
+        return events[event_id]
+
+    for event_id, hook in webhooks.items():
+        entry = event(event_id)
+        if hook.get("provider") == "stripe":
+            entry["items"].append(
+                {
+                    "at": iso_text(hook.get("received_at")),
+                    "kind": "webhook",
+                    "service": "ingest",
+                    "outcome": "received",
+                    "summary": f"Stripe webhook {hook.get('type')} received"
+                    + (
+                        f" ({hook['deliveries']} deliveries)"
+                        if hook.get("deliveries", 1) > 1
+                        else ""
+                    ),
+                }
+            )
+        outbox = _outbox(hook)
+        outcome = hook.get("outcome")
+        summary = f"state change: {outcome or hook.get('status')}"
+        if outbox:
+            summary = f"state → {outbox.get('lifecycle')} (version {outbox.get('version')})" + (
+                "" if outcome in (None, "applied") else f" [{outcome}]"
+            )
+        entry["items"].append(
+            {
+                "at": iso_text(hook.get("applied_at") or hook.get("received_at")),
+                "kind": "state",
+                "service": "ingest",
+                "outcome": outcome or hook.get("status"),
+                "summary": summary,
+                "published": hook.get("status") == "published",
+            }
+        )
+    for r in results:
+        error = r.get("error") or {}
+        entry = event(r["event_id"])
+        what = ", ".join(r.get("actions") or []) or "nothing to change"
+        summary = f"{integration_name(r['integration'])}: {r['outcome']} — {what}"
+        if r.get("replay_id"):
+            summary += f" (replay {r['replay_id']})"
+        entry["items"].append(
+            {
+                "at": r.get("at"),
+                "kind": "sync",
+                "service": f"{r['integration']}_sync",
+                "integration": r["integration"],
+                "outcome": r["outcome"],
+                "summary": summary,
+                "attempts": r.get("attempts"),
+                "error": (
+                    f"{error.get('status') or error.get('code')}: {error.get('message')}"
+                    if error
+                    else None
+                ),
+                "replay_id": r.get("replay_id"),
+            }
+        )
+    for s in steps:
+        entry = event(s["event_id"])
+        entry["items"].append(
+            {
+                "at": s["failed_at"],
+                "kind": "failure",
+                "service": "support",
+                "integration": s["integration"],
+                "outcome": s["status"],
+                "summary": f"{s['integration_name']} step {s['action']} failed after "
+                f"{s['attempts']} attempts — now {s['status']}",
+                "attempts": s["attempts"],
+                "error": f"{s['error_status'] or s['error_code']}: {s['error_message']}",
+                "replayable": s["replayable"],
+                "step": s,
+            }
+        )
+    incidents = [incident_view(r, i) for r in records for i in r.incidents]
+    for inc in incidents:
+        if inc["ticket_id"] is not None:
+            event(inc["first_event_id"])["items"].append(
+                {
+                    "at": inc["ticket_created_at"],
+                    "kind": "ticket",
+                    "service": "support",
+                    "integration": inc["integration"],
+                    "outcome": "ticket opened",
+                    "summary": f"Zendesk ticket #{inc['ticket_id']} opened for "
+                    f"{integration_name(inc['integration'])} ({inc['failures']} failure(s))",
+                }
+            )
+        if inc["ticket_solved_at"] is not None:
+            record = next(r for r in records if r.integration == inc["integration"])
+            resolver = next(
+                (
+                    i.resolved_by_event_id
+                    for i in record.incidents
+                    if i.incident_id == inc["incident_id"]
+                ),
+                None,
+            )
+            event(resolver or inc["first_event_id"])["items"].append(
+                {
+                    "at": inc["ticket_solved_at"],
+                    "kind": "ticket",
+                    "service": "support",
+                    "integration": inc["integration"],
+                    "outcome": "ticket solved",
+                    "summary": f"Zendesk ticket #{inc['ticket_id']} solved: incident resolved",
+                }
+            )
+    timeline = list(events.values())
+    for entry in timeline:
+        entry["items"].sort(key=lambda item: sort_key(item.get("at")))
+        if entry["at"] is None and entry["items"]:
+            entry["at"] = entry["items"][0].get("at")
+    timeline.sort(key=lambda e: sort_key(e["at"]))
+
+    known = doc.get("integrations") or {}
+    by_integration = {r.integration: r for r in records}
+    integration_views = {}
+    canonical = CanonicalCustomer.model_validate(doc)  # once, for every integration's step
+    for name in integrations:
+        status = known.get(name) or {}
+        found = by_integration.get(name)
+        open_incident = found.open if found is not None else None
+        step = step_of(canonical, name)  # ingest's rule, not a copy
+        integration_views[name] = {
+            "name": integration_name(name),
+            "status": step.status,
+            "reason": step.reason,
+            "attempts": step.attempts,
+            "since": iso_text(step.since),
+            "version": status.get("version"),
+            "event_id": status.get("event_id"),
+            "error": status.get("error"),
+            "at": iso_text(status.get("at")),
+            "open_incident": incident_view(found, open_incident)
+            if found is not None and open_incident is not None
+            else None,
+        }
+    return {
+        "customer": {
+            **customer_summary(doc),
+            "version": doc.get("version"),
+            "previous_emails": doc.get("previous_emails", []),
+            "subscription_ids": doc.get("subscription_ids", []),
+            "payment_ids": doc.get("payment_ids", []),
+            "products": doc.get("products", []),
+        },
+        "integrations": integration_views,
+        "timeline": timeline,
+        "failures": steps,
+        "incidents": incidents,
+    }
