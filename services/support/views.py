@@ -1,9 +1,5 @@
-"""What the console and the admin API show: searches, the customer page, failures and tickets.
-
-The customer page joins every service's records by event id into one timeline: the webhook
-ingest received, the state change it made, each worker's outcome (with attempts and errors),
-failed steps and their replays, and the tickets support opened and solved.
-"""
+"""What the console and the admin API show: searches, failed steps, incidents and tickets
+(the customer page, which joins them all, is `customer_page.py`)."""
 
 from __future__ import annotations
 
