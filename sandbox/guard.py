@@ -105,6 +105,10 @@ def guard(spec: ProviderSpec) -> Any:
             log.rejected[key] += 1
             retry_after = max(1, math.ceil(wait)) if spec.sends_retry_after else None
             raise ProviderReply(spec.too_many_requests(retry_after))
+        # Counted once the whole request has arrived: one whose client died before its body
+        # was sent never reaches the provider's logic (and must not look like a second write).
+        # Starlette keeps the body, so the route reads the same bytes.
+        await request.body()
         log.record(request.method, key)
 
     return Depends(check)

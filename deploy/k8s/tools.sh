@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provision the offline checkers for deploy/ into .cache/deploy (first run only; later runs
 # find everything in place and print nothing). Pinned versions; only package registries:
-#   kustomize, kubeconform               Go module proxy (go install)
+#   kustomize, kubeconform, promtool     Go module proxy (go install)
 #   Kubernetes JSON schemas              PyPI: kubernetes-validate ships them per version
 #   ServiceMonitor / PrometheusRule CRDs Go module proxy: prometheus-operator's module ships them
 #   ScaledObject CRD                     Go module proxy: KEDA's module ships it
@@ -12,6 +12,8 @@ cd "$(dirname "$0")/../.."
 
 KUSTOMIZE_VERSION=v5.8.1
 KUBECONFORM_VERSION=v0.7.0
+# Prometheus 3.16's Go module version (its promtool checks the rules and each service's /metrics)
+PROMETHEUS_VERSION=v0.316.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 KUBERNETES_VERSION=1.33.0
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
@@ -38,6 +40,7 @@ go_tool() { # name module version
 }
 go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
 go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
+go_tool promtool github.com/prometheus/prometheus/cmd/promtool "$PROMETHEUS_VERSION"
 
 if [[ ! -f $(stamp k8s-schemas "$KUBERNETES_VALIDATE_VERSION-$KUBERNETES_VERSION-${#KINDS[@]}") ]]; then
   echo "deploy-check: fetching Kubernetes $KUBERNETES_VERSION schemas (kubernetes-validate $KUBERNETES_VALIDATE_VERSION)"

@@ -19,6 +19,7 @@ from libs.contracts import CustomerEvent, ErrorInfo, SyncFailure, SyncOutcome, S
 
 from .broker import key
 from .clock import now
+from .consuming import HandBack
 from .errors import PermanentProviderError, ProviderAuthError, ProviderError
 from .integration import Integration, WorkerSettings
 from .logging import get_logger
@@ -26,10 +27,6 @@ from .retry import is_rate_limit, retry_delay, should_retry
 from .worker_metrics import WorkerMetrics
 
 log = get_logger()
-
-
-class HandBack(Exception):
-    """The worker is stopping: leave this message uncommitted for the partition's next owner."""
 
 
 class StepRunner:

@@ -26,8 +26,7 @@ import contextlib
 import random
 import time
 
-from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import ValidationError
+from faststream.kafka import KafkaBroker
 
 from libs.contracts import (
     SYNC_RESULTS,
@@ -37,11 +36,11 @@ from libs.contracts import (
     failure_topic,
 )
 
+from .consuming import CommitPolicy, HandBack
 from .dedupe import Applied, DedupeStore
 from .integration import Integration, Mode, WorkerSettings, in_rollout
 from .logging import email_hash, get_logger
-from .offsets import commit, hand_back
-from .steps import HandBack, StepRunner
+from .steps import StepRunner
 from .worker_metrics import WorkerMetrics
 
 log = get_logger()
@@ -93,44 +92,44 @@ class WorkerLoop:
     def rand(self) -> random.Random:  # the backoff's jitter; tests pin it
         return self.steps.rand
 
-    # --- Kafka entrypoints --------------------------------------------------------------------
+    # --- the handler's side of the one consume/commit path (consuming.py) ---------------------
 
-    async def on_customer_event(self, body: bytes, msg: KafkaMessage) -> None:
-        await self._consume(body, msg, replay=False)
+    def commit_policy(self) -> CommitPolicy:
+        """How the worker's routers commit: nothing starts while stopping, and a hand-back
+        waits on the stop-aware clock (a stopping worker leaves the message to the next owner)."""
+        return CommitPolicy(
+            kind=f"{self.name}_event",
+            count=self._count,
+            may_start=lambda: not self._stopping.is_set(),
+            pause=self._wait,
+            hand_back_delay=HAND_BACK_DELAY_SECONDS,
+        )
 
-    async def on_replay(self, body: bytes, msg: KafkaMessage) -> None:
-        await self._consume(body, msg, replay=True)
-
-    async def _consume(self, body: bytes, msg: KafkaMessage, *, replay: bool) -> None:
-        if self._stopping.is_set():
-            return  # shutting down: not started, not committed; the next owner reads it
-        try:
-            event = CustomerEvent.model_validate_json(body)
-        except ValidationError as exc:
-            # A message no version of this code can read: retrying cannot help. Skip it loudly.
-            log.error("message_unreadable", integration=self.name, error=str(exc)[:300])
+    def _count(self, outcome: str) -> None:
+        if outcome == "unreadable":  # a message no version of this code can read: skipped
             self.metrics.results.labels(self.name, "unreadable").inc()
-            await commit(msg)
-            return
+
+    async def handle(self, event: CustomerEvent, *, replay: bool = False) -> None:
+        """One decoded event. Returns once its effect and records are written (the router then
+        commits it); raises `HandBack` when stopping mid-retry, or what our store or Kafka
+        raised (the router hands it back: the dedupe record makes the second run harmless)."""
         self._in_flight += 1
         self._idle.clear()
         try:
-            try:
-                await self.process(event, replay=replay)
-            except HandBack:
-                log.info("handed_back", integration=self.name, event_id=event.event_id)
-                self.metrics.handed_back.labels(self.name, "shutdown").inc()
-                return
-            except Exception:
-                # Our own store or Kafka failed: do not commit. Seek back so this consumer reads
-                # the message again after a pause; the dedupe record makes the second run
-                # harmless. While stopping, just leave it: the next owner reads it.
-                log.exception("handed_back", integration=self.name, event_id=event.event_id)
-                self.metrics.handed_back.labels(self.name, "internal_error").inc()
-                if await self._wait(HAND_BACK_DELAY_SECONDS):
-                    await hand_back(msg, 0)
-                return
-            await commit(msg)
+            await self.process(event, replay=replay)
+        except HandBack:
+            log.info("handed_back", integration=self.name, event_id=event.event_id)
+            self.metrics.handed_back.labels(self.name, "shutdown").inc()
+            raise
+        except Exception as exc:
+            log.warning(
+                "internal_error",
+                integration=self.name,
+                event_id=event.event_id,
+                error=type(exc).__name__,
+            )
+            self.metrics.handed_back.labels(self.name, "internal_error").inc()
+            raise
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:

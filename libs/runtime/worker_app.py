@@ -10,12 +10,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 
-from libs.contracts import CUSTOMER_EVENTS, TOPIC_PARTITIONS, replay_topic
+from libs.contracts import CUSTOMER_EVENTS, TOPIC_PARTITIONS, CustomerEvent, replay_topic
 
 from .broker import make_broker
+from .consuming import consumer_router, decode_as
 from .dedupe import DedupeStore
 from .http import make_http_app
 from .integration import Integration, WorkerSettings
@@ -52,29 +53,49 @@ def consumer_options(settings: WorkerSettings) -> dict[str, Any]:
 
 def subscribe_worker(
     broker: KafkaBroker,
-    holder: dict[str, WorkerLoop],
+    loop: WorkerLoop,
     settings: WorkerSettings,
     *,
     group: str,
     events_topic: str,
     replays_topic: str,
 ) -> None:
-    """The worker's two subscriptions: the customer events and its own replay topic, each with
-    its own consumer group. `holder["loop"]` is set once the lifespan has built the loop."""
+    """The worker's two typed handlers: the customer events and its own replay topic, each with
+    its own consumer group, on a router that commits after the effect."""
     options = consumer_options(settings)
     # more consumers than partitions would sit idle (and slow every rebalance)
     replay_options = {
         **options,
         "max_workers": min(settings.concurrency, TOPIC_PARTITIONS.get(replays_topic, 3)),
     }
+    router = consumer_router(loop.commit_policy())
+    decoder = decode_as(CustomerEvent)
 
-    @broker.subscriber(events_topic, group_id=group, **options)
-    async def on_customer_event(msg: KafkaMessage) -> None:
-        await holder["loop"].on_customer_event(msg.body, msg)
+    @router.subscriber(
+        events_topic,
+        group_id=group,
+        decoder=decoder,
+        title=f"{loop.name}:{events_topic}",
+        description=f"Consumer group `{group}`: the {loop.name} worker makes its provider "
+        "match each customer event.",
+        **options,
+    )
+    async def on_customer_event(event: CustomerEvent) -> None:
+        await loop.handle(event)
 
-    @broker.subscriber(replays_topic, group_id=f"{group}-replay", **replay_options)
-    async def on_replay(msg: KafkaMessage) -> None:
-        await holder["loop"].on_replay(msg.body, msg)
+    @router.subscriber(
+        replays_topic,
+        group_id=f"{group}-replay",
+        decoder=decoder,
+        title=f"{loop.name}:{replays_topic}",
+        description=f"Consumer group `{group}-replay`: a failed step an operator replays from "
+        "the console or the admin API.",
+        **replay_options,
+    )
+    async def on_replay(event: CustomerEvent) -> None:
+        await loop.handle(event, replay=True)
+
+    broker.include_router(router)
 
 
 async def stop_worker(loop: WorkerLoop | None, broker: KafkaBroker, grace: float) -> None:
@@ -100,10 +121,13 @@ def create_worker_app(
     dedupe = DedupeStore(database(mongo, settings), name)
     broker = make_broker(settings)
     group = group_id(settings, name)
-    holder: dict[str, WorkerLoop] = {}
+    # built here, not in the lifespan: none of it does I/O until the broker starts, and the
+    # handlers (and the AsyncAPI document made from them) need the loop
+    integration = make_integration(settings, metrics)
+    loop = WorkerLoop(integration, settings, broker, dedupe, metrics)
     subscribe_worker(
         broker,
-        holder,
+        loop,
         settings,
         group=group,
         events_topic=CUSTOMER_EVENTS,
@@ -112,8 +136,6 @@ def create_worker_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        integration = make_integration(settings, metrics)
-        holder["loop"] = WorkerLoop(integration, settings, broker, dedupe, metrics)
         lag = monitor_lag(
             settings.kafka_bootstrap_servers,
             {group: CUSTOMER_EVENTS, f"{group}-replay": replay_topic(name)},
@@ -121,7 +143,7 @@ def create_worker_app(
         )
         async with background(start_broker_when_reachable(broker), lag):
             yield
-            await stop_worker(holder.get("loop"), broker, settings.shutdown_grace_seconds)
+            await stop_worker(loop, broker, settings.shutdown_grace_seconds)
         await integration.aclose()
         await mongo.close()
 
@@ -137,5 +159,6 @@ def create_worker_app(
         readiness={"mongodb": lambda: ping(mongo), "kafka": kafka_ready},
         lifespan=lifespan,
     )
-    app.state.holder = holder
+    app.state.broker = broker
+    app.state.loop = loop
     return app

@@ -11,11 +11,11 @@ carries it.
 from __future__ import annotations
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 
 from libs.contracts import SUPPORT_INCIDENTS, IncidentChanged, IncidentStatus
+from libs.runtime.consuming import CommitPolicy, consumer_router, decode_as
 from libs.runtime.logging import get_logger
-from libs.runtime.offsets import consume
 
 from .canonical import CanonicalCustomer
 from .settings import IngestSettings
@@ -54,11 +54,20 @@ async def record_incident(store: IngestStore, change: IncidentChanged) -> None:
 
 
 def subscribe_incidents(broker: KafkaBroker, store: IngestStore, settings: IngestSettings) -> None:
-    @broker.subscriber(
+    router = consumer_router(CommitPolicy(kind=SUPPORT_INCIDENTS))
+    group = f"{settings.kafka_group_prefix}-ingest-incidents"
+
+    @router.subscriber(
         SUPPORT_INCIDENTS,
-        group_id=f"{settings.kafka_group_prefix}-ingest-incidents",
+        group_id=group,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
+        decoder=decode_as(IncidentChanged),
+        title=f"ingest:{SUPPORT_INCIDENTS}",
+        description=f"Consumer group `{group}`: ingest marks a customer `needs_support` while "
+        "an incident is open.",
     )
-    async def on_incident_changed(msg: KafkaMessage) -> None:
-        await consume(msg, IncidentChanged, lambda c: record_incident(store, c), SUPPORT_INCIDENTS)
+    async def on_incident_changed(change: IncidentChanged) -> None:
+        await record_incident(store, change)
+
+    broker.include_router(router)

@@ -102,5 +102,6 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             return {"received": True}
 
     app.state.service = service
+    app.state.broker = broker
     app.state.relay = relay
     return app

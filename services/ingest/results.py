@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 
 from libs.contracts import SYNC_RESULTS, SyncResult
-from libs.runtime.offsets import consume_batch
+from libs.runtime.consuming import CommitPolicy, consumer_router, decode_batch_as
 
 from .service import IngestService
 from .settings import IngestSettings
@@ -23,16 +23,24 @@ def subscribe_results(
     # In batches: every result of a customer in a batch costs one read and one write together
     # (one per result, before, so a backlog of results made the status API lag minutes behind
     # the providers). The batch is committed after its effect; redone, it changes nothing.
-    @broker.subscriber(
+    router = consumer_router(CommitPolicy(kind="result"))
+    group = f"{settings.kafka_group_prefix}-ingest-results"
+
+    @router.subscriber(
         SYNC_RESULTS,
-        group_id=f"{settings.kafka_group_prefix}-ingest-results",
+        group_id=group,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
         batch=True,
         max_records=RESULTS_BATCH,
         batch_timeout_ms=100,
+        decoder=decode_batch_as(SyncResult, "result"),
+        title=f"ingest:{SYNC_RESULTS}",
+        description=f"Consumer group `{group}`, in batches: ingest keeps each customer's "
+        "per-integration status from every outcome.",
     )
-    async def on_sync_results(msg: KafkaMessage) -> None:
-        await consume_batch(
-            msg, SyncResult, lambda rs: service.record_results(rs, enabled), SYNC_RESULTS
-        )
+    async def on_sync_results(results: list[SyncResult]) -> None:
+        if results:
+            await service.record_results(results, enabled)
+
+    broker.include_router(router)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
@@ -24,13 +25,13 @@ from libs.runtime.mongo import ConcurrentUpdate
 from .canonical import (
     CanonicalCustomer,
     apply_change,
-    apply_result,
     customer_event,
     stripe_source,
 )
 from .intake import EventIntake
 from .metrics import IngestMetrics
 from .normalize import NotAStripeEvent, StripeChange, normalize, parse_event, stripe_id_of
+from .outcomes import confirmation_id, confirmed_earlier, with_results
 from .store import MAX_CAS_TRIES, IngestStore, new_customer_id
 from .stripe_api import StripeApi
 
@@ -209,37 +210,11 @@ class IngestService:
 
     # --- worker outcomes -----------------------------------------------------------------------
 
-    async def record_result(self, result: SyncResult, enabled: tuple[str, ...]) -> None:
-        """Keep the integration's status; when the last enabled one confirms, paid → active."""
-        error = result.error.message if result.error else None
-
-        def record(customer: CanonicalCustomer) -> CanonicalCustomer:
-            updated, _ = apply_result(
-                customer,
-                result.integration,
-                result.outcome,
-                result.version,
-                result.event_id,
-                error,
-                result.at,
-                enabled,
-                result.attempts,
-            )
-            return updated
-
-        written = await self.store.update_customer(result.customer_id, record)
-        if written is None:
-            log.warning("result_for_unknown_customer", customer_id=result.customer_id)
-            return
-        before, after = written
-        if before.lifecycle is Lifecycle.PAID and after.lifecycle is Lifecycle.ACTIVE:
-            await self._publish_internal(after, "integrations.confirmed")
-
     async def record_results(self, results: list[SyncResult], enabled: tuple[str, ...]) -> None:
-        """`record_result` for many at once: each customer read once, all its results applied
-        in order, written back in one bulk compare-and-set. A customer whose write lost to
-        another writer has its results redone one by one (applying a result again changes
-        nothing)."""
+        """Keep each integration's status; when the last enabled one confirms, paid → active.
+        Each customer is read once, all its results applied in order, and written back in one
+        bulk compare-and-set; a customer whose write lost to another writer is redone alone
+        with its own compare-and-set loop (applying a result again changes nothing)."""
         by_customer: dict[str, list[SyncResult]] = {}
         for result in results:
             by_customer.setdefault(result.customer_id, []).append(result)
@@ -250,32 +225,35 @@ class IngestService:
             if before is None:
                 log.warning("result_for_unknown_customer", customer_id=customer_id)
                 continue
-            after = before
-            for r in mine:
-                after, _ = apply_result(
-                    after,
-                    r.integration,
-                    r.outcome,
-                    r.version,
-                    r.event_id,
-                    r.error.message if r.error else None,
-                    r.at,
-                    enabled,
-                    r.attempts,
-                )
+            after = with_results(before, mine, enabled)
             if after != before:
                 pairs.append((before, after))
+            elif confirmed_earlier(after, mine):
+                await self._confirm(after)  # a redelivery: the write was made, its publish not
         lost = await self.store.save_customers(pairs) if pairs else set()
         for before, after in pairs:
             if before.customer_id in lost:
-                for r in by_customer[before.customer_id]:
-                    await self.record_result(r, enabled)
-            elif before.lifecycle is Lifecycle.PAID and after.lifecycle is Lifecycle.ACTIVE:
-                await self._publish_internal(after, "integrations.confirmed")
+                # "lost" may also mean another write came after ours: judge the redo's result
+                # against what this batch read, so the confirmation is not missed either way
+                redo = partial(
+                    with_results, results=by_customer[before.customer_id], enabled=enabled
+                )
+                written = await self.store.update_customer(before.customer_id, redo)
+                if written is None:
+                    continue
+                after = written[1]
+            moved = before.lifecycle is Lifecycle.PAID and after.lifecycle is Lifecycle.ACTIVE
+            if moved or confirmed_earlier(after, by_customer[before.customer_id]):
+                await self._confirm(after)
+
+    async def _confirm(self, customer: CanonicalCustomer) -> None:
+        """Publish the `active` follow-up of this version once (it may have been already)."""
+        if await self.store.get_event(confirmation_id(customer)) is None:
+            await self._publish_internal(customer, "integrations.confirmed")
 
     async def _publish_internal(self, customer: CanonicalCustomer, event_type: str) -> None:
         """A change Switchboard made itself goes through the same outbox as a webhook's."""
-        event_id = f"sb_{customer.customer_id}_v{customer.version}"
+        event_id = confirmation_id(customer)
         source = Source(
             provider="switchboard",
             event_id=event_id,

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 
 from libs.contracts import SYNC_RESULTS, SyncFailure, SyncResult, failure_topic
-from libs.runtime.offsets import consume, consume_batch
+from libs.runtime.consuming import CommitPolicy, consumer_router, decode_as, decode_batch_as
 
 from .metrics import SupportMetrics
 from .service import SupportService
@@ -39,20 +39,46 @@ def subscribe(
     def counter(kind: str) -> Callable[[str], None]:
         return lambda outcome: metrics.messages.labels(kind, outcome).inc()
 
-    # Failures are rare: one consumer reads every failure topic. Outcomes are many (every
-    # worker's, for every event): they come in batches, so a batch's timelines cost one read and
-    # one bulk write, committed after the effect (redone, it changes nothing).
-    @broker.subscriber(*topics, group_id=group_id(settings), **options)
-    async def on_failure(msg: KafkaMessage) -> None:
-        await consume(msg, SyncFailure, service.take_failure, "failure", counter("failure"))
+    # Failures are rare: one consumer reads every failure topic.
+    failures = consumer_router(CommitPolicy(kind="failure", count=counter("failure")))
 
-    @broker.subscriber(
+    @failures.subscriber(
+        *topics,
+        group_id=group_id(settings),
+        decoder=decode_as(SyncFailure),
+        title="support",
+        description=f"Consumer group `{group_id(settings)}`: support makes each failed step "
+        "an incident, with one Zendesk ticket.",
+        **options,
+    )
+    async def on_failure(failure: SyncFailure) -> None:
+        await service.take_failure(failure)
+
+    # Outcomes are many (every worker's, for every event): they come in batches, so a batch's
+    # timelines cost one read and one bulk write, committed after the effect (redone, it changes
+    # nothing). "ok" is counted per outcome, by the handler; the rest per outcome as well.
+    count_result = counter("result")
+    results = consumer_router(
+        CommitPolicy(kind="result", count=lambda o: None if o == "ok" else count_result(o))
+    )
+
+    @results.subscriber(
         SYNC_RESULTS,
         group_id=f"{group_id(settings)}-results",
         batch=True,
         max_records=RESULTS_BATCH,
         batch_timeout_ms=100,
+        decoder=decode_batch_as(SyncResult, "result", count_result),
+        title=f"support:{SYNC_RESULTS}",
+        description=f"Consumer group `{group_id(settings)}-results`, in batches: support keeps "
+        "each customer's timeline and resolves incidents on success.",
         **options,
     )
-    async def on_results(msg: KafkaMessage) -> None:
-        await consume_batch(msg, SyncResult, service.take_results, "result", counter("result"))
+    async def on_results(outcomes: list[SyncResult]) -> None:
+        if outcomes:
+            await service.take_results(outcomes)
+        for _ in outcomes:
+            count_result("ok")
+
+    broker.include_router(failures)
+    broker.include_router(results)

@@ -104,4 +104,5 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
     app.include_router(api_router(store, service))
     app.include_router(console_router(settings, store, service, tokens, metrics, pages))
     app.state.service = service
+    app.state.broker = broker
     return app

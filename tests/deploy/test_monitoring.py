@@ -5,29 +5,19 @@ and dashboard are up to date, and every metric they query is one the code define
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from typing import Any
 
-import pytest
 import yaml
+
+from tests.tools import promtool
 
 from .conftest import REPO
 
 MONITORING = REPO / "deploy" / "monitoring"
 RUNBOOK = REPO / "docs" / "runbook.md"
-
-
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found:
-        return found
-    if os.environ.get("CI"):
-        pytest.fail("promtool is missing: .ci/run installs it (apt-get install prometheus)")
-    pytest.skip("promtool is not installed here (apt-get install prometheus); CI has it")
 
 
 def rules() -> list[dict[str, Any]]:

@@ -5,9 +5,7 @@ one purchase went through."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import signal
 import subprocess
 from typing import Any
@@ -18,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import unique_email
 from tests.deploy.test_monitoring import queried_metrics
+from tests.tools import promtool
 
 from .conftest import PORTS, System, circle_member, wait_for
 
@@ -167,13 +166,8 @@ def test_no_label_carries_a_person_or_an_id(service: str, scraped: dict[str, Any
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_promtool_check_metrics(service: str, scraped: dict[str, Any]) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is missing: .ci/run installs it (apt-get install prometheus)")
-        pytest.skip("promtool is not installed here (apt-get install prometheus); CI has it")
     result = subprocess.run(
-        [promtool, "check", "metrics"],
+        [promtool(), "check", "metrics"],
         input=scraped["texts"][service],
         capture_output=True,
         text=True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,61 @@ async def test_a_batch_of_outcomes_lands_whole_and_a_redelivery_changes_nothing(
     assert {c: (x.lifecycle, x.version) for c, x in after.items() if x} == {
         c: (x.lifecycle, x.version) for c, x in before.items() if x
     }
+
+
+async def confirmed_customer(service: IngestService) -> str:
+    email = f"confirm.{uuid.uuid4().hex[:8]}@example.com"
+    event = checkout_event(email, f"cus_{uuid.uuid4().hex[:14]}", 1_700_000_000)
+    await service.accept(json.dumps(event).encode())
+    await service.drain()
+    customer = await service.store.find_by_email(email)
+    assert customer is not None
+    return customer.customer_id
+
+
+async def test_a_redelivered_batch_publishes_a_confirmation_a_crash_cut_short(
+    service: IngestService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = await confirmed_customer(service)
+    batch = [result(cid, name, SyncOutcome.SYNCED) for name in ENABLED]
+
+    async def crash(*_: object, **__: object) -> None:
+        raise ConnectionError("killed between the customer's write and the confirmation")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "_publish_internal", crash)
+        with pytest.raises(ConnectionError):
+            await service.record_results(batch, ENABLED)
+    customer = await service.store.load_customer(cid)
+    assert customer is not None
+    assert customer.lifecycle is Lifecycle.ACTIVE  # written; its `active` event is not
+    assert await service.store.get_event(f"sb_{cid}_v{customer.version}") is None
+
+    await service.record_results(batch, ENABLED)  # the batch, redelivered
+    assert await service.store.get_event(f"sb_{cid}_v{customer.version}") is not None
+    await service.record_results(batch, ENABLED)  # and again: still one, nothing changes
+    again = await service.store.load_customer(cid)
+    assert again is not None
+    assert (again.lifecycle, again.version) == (Lifecycle.ACTIVE, customer.version)
+
+
+async def test_a_confirmation_is_published_when_a_later_write_made_ours_look_lost(
+    service: IngestService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = await confirmed_customer(service)
+    batch = [result(cid, name, SyncOutcome.SYNCED) for name in ENABLED]
+    save = service.store.save_customers
+
+    async def save_then_another_writer(pairs: list[Any]) -> set[str]:
+        await save(pairs)  # ours wins...
+        bump = await service.store.load_customer(cid)
+        assert bump is not None
+        await service.store.save_customer(bump, bump.model_copy(update={"needs_support": True}))
+        return {cid}  # ...and a write right after it makes the check call ours lost
+
+    monkeypatch.setattr(service.store, "save_customers", save_then_another_writer)
+    await service.record_results(batch, ENABLED)
+    customer = await service.store.load_customer(cid)
+    assert customer is not None
+    assert customer.lifecycle is Lifecycle.ACTIVE
+    assert await service.store.get_event(f"sb_{cid}_v{customer.version}") is not None

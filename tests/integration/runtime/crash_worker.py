@@ -109,16 +109,7 @@ async def main(config: dict[str, Any]) -> None:
     mongo = make_client(settings)
     db = database(mongo, settings)
     broker = make_broker(settings)
-    holder: dict[str, WorkerLoop] = {}
-    subscribe_worker(
-        broker,
-        holder,
-        settings,
-        group=config["group"],
-        events_topic=config["events_topic"],
-        replays_topic=config["replays_topic"],
-    )
-    holder["loop"] = WorkerLoop(
+    loop = WorkerLoop(
         MongoProvider(db, config),
         settings,
         broker,
@@ -127,10 +118,18 @@ async def main(config: dict[str, Any]) -> None:
         results_topic=config["results_topic"],
         failures_topic=config["failures_topic"],
     )
+    subscribe_worker(
+        broker,
+        loop,
+        settings,
+        group=config["group"],
+        events_topic=config["events_topic"],
+        replays_topic=config["replays_topic"],
+    )
     await broker.start()
     print("worker started", flush=True)
     await stopping.wait()
-    await stop_worker(holder["loop"], broker, settings.shutdown_grace_seconds)
+    await stop_worker(loop, broker, settings.shutdown_grace_seconds)
     await mongo.close()
     print("worker stopped", flush=True)
 

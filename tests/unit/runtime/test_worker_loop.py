@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from libs.contracts import CustomerEvent, Lifecycle, Source
+from libs.runtime.consuming import CommitAfterEffect, decode_as
 from libs.runtime.dedupe import Applied, applied_from, recorded
 from libs.runtime.errors import ProviderError, TransientProviderError, error_for_status
 from libs.runtime.integration import Mode, WorkerSettings, in_rollout
@@ -370,13 +371,23 @@ class FakeMessage:
         self.consumer = FakeConsumer()
         self.nacked = 0
         self.committed: Any = None
+        self.body = b""
 
     async def nack(self) -> None:
         self.nacked += 1
 
 
 async def consume(world: World, msg: FakeMessage, body: bytes | None = None) -> None:
-    await world.loop.on_customer_event(body or event().to_bytes(), msg)  # type: ignore[arg-type]
+    """One message through the worker's router as FastStream runs it: the commit-after-effect
+    middleware around the subscriber's decoder and the typed handler."""
+    msg.body = body or event().to_bytes()
+    decode = decode_as(CustomerEvent)
+
+    async def call_next(m: Any) -> None:
+        await world.loop.handle(await decode(m))
+
+    middleware = CommitAfterEffect(msg, context=None, policy=world.loop.commit_policy())
+    await middleware.consume_scope(call_next, msg)
 
 
 async def test_the_offset_of_exactly_this_record_is_committed_after_the_records() -> None:
