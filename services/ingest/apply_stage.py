@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from libs.contracts.identity import identity_keys, stripe_key
+from libs.runtime.clock import now
 from libs.runtime.logging import get_logger
 
 from .canonical import CanonicalCustomer, apply_change, customer_event, stripe_source
@@ -167,6 +168,7 @@ class ApplyStage:
         return redo
 
     async def _publish_and_finish(self, batch: _Batch, slow: list[StripeChange]) -> None:
+        applied_at = now()  # the state is written; the workers may answer before we record it
         to_publish = [(c.event_id, outbox) for c, _, _, outbox in batch.done if outbox]
         published = dict(
             zip(
@@ -179,7 +181,8 @@ class ApplyStage:
             [
                 Finished(c.event_id, owner, outcome, outbox, published.get(c.event_id, False))
                 for c, owner, outcome, outbox in batch.done
-            ]
+            ],
+            applied_at,
         )
         for change, owner, outcome, _ in batch.done:
             log_applied(change.event_id, batch.working[owner], change, outcome, path="batch")

@@ -16,6 +16,7 @@ import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pymongo import UpdateOne
@@ -113,12 +114,18 @@ class IngestStore(UnfinishedEvents):
         if outbox is None:
             await self.clear_unfinished([event_id])
 
-    async def finish_events(self, finished: list[Finished]) -> None:
-        """Record many events' outcomes at once (the batch path publishes before this)."""
+    async def finish_events(self, finished: list[Finished], applied_at: datetime) -> None:
+        """Record many events' outcomes at once. The batch path publishes before this, so
+        `applied_at` is when the state changed, taken before the publish (a worker's outcome
+        can come back before this write: the console orders by these times)."""
         t = now()
         updates = []
         for f in finished:
-            fields: Document = {"customer_id": f.customer_id, "outcome": f.outcome, "applied_at": t}
+            fields: Document = {
+                "customer_id": f.customer_id,
+                "outcome": f.outcome,
+                "applied_at": applied_at,
+            }
             if f.outbox is not None:
                 fields["outbox"] = f.outbox
             if f.outbox is None or f.published:
