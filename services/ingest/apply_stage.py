@@ -26,8 +26,9 @@ from libs.runtime.logging import get_logger
 
 from .canonical import CanonicalCustomer, apply_change, customer_event, stripe_source
 from .normalize import StripeChange, normalize
+from .records import Finished
 from .service import IngestService, log_applied
-from .store import Finished, IngestStore, new_customer_id
+from .store import IngestStore, new_customer_id
 
 log = get_logger()
 

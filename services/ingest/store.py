@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +28,7 @@ from libs.runtime.mongo import DUPLICATE_KEY, ConcurrentUpdate
 
 from .canonical import CanonicalCustomer
 from .intake import insert_ignoring_duplicates
+from .records import Finished, customer_fields, integration_steps
 from .unfinished import APPLIED, PUBLISHED, RECEIVED, UnfinishedEvents
 
 Document = dict[str, Any]
@@ -227,7 +227,7 @@ class IngestStore(UnfinishedEvents):
         if customers:
             t = now()
             docs = [
-                {"_id": c.customer_id, **_customer_fields(c, c.revision), "created_at": t}
+                {"_id": c.customer_id, **customer_fields(c, c.revision), "created_at": t}
                 for c in customers
             ]
             await self.customers.insert_many(docs, ordered=False)
@@ -239,7 +239,7 @@ class IngestStore(UnfinishedEvents):
         updates = [
             UpdateOne(
                 {"_id": before.customer_id, "revision": before.revision},
-                {"$set": _customer_fields(after, before.revision + 1)},
+                {"$set": customer_fields(after, before.revision + 1)},
             )
             for before, after in pairs
         ]
@@ -254,7 +254,7 @@ class IngestStore(UnfinishedEvents):
                 now_ is None
                 or now_.revision != before.revision + 1
                 or now_.recent_event_ids != after.recent_event_ids
-                or _steps(now_) != _steps(after)
+                or integration_steps(now_) != integration_steps(after)
                 or (now_.lifecycle, now_.version) != (after.lifecycle, after.version)
             ):
                 lost.add(before.customer_id)
@@ -293,29 +293,7 @@ class IngestStore(UnfinishedEvents):
         grows only when downstream systems must change), so two writers never both succeed."""
         result = await self.customers.update_one(
             {"_id": before.customer_id, "revision": before.revision},
-            {"$set": _customer_fields(after, before.revision + 1)},
+            {"$set": customer_fields(after, before.revision + 1)},
         )
         if result.matched_count == 0:
             raise ConcurrentUpdate(before.customer_id)
-
-
-def _steps(customer: CanonicalCustomer) -> dict[str, tuple[str, int, str | None]]:
-    """Each integration's status without its time (the store keeps milliseconds only)."""
-    return {n: (s.status, s.version, s.event_id) for n, s in customer.integrations.items()}
-
-
-def _customer_fields(customer: CanonicalCustomer, revision: int) -> Document:
-    fields = customer.model_dump(mode="python", exclude={"customer_id"})
-    fields.update(email_lower=customer.email.lower(), updated_at=now(), revision=revision)
-    return fields
-
-
-@dataclass(frozen=True)
-class Finished:
-    """One event's outcome, as the batch path records it."""
-
-    event_id: str
-    customer_id: str | None
-    outcome: str
-    outbox: str | None
-    published: bool
