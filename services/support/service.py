@@ -78,10 +78,7 @@ class SupportService:
         timeline_limit: int = 300,
     ) -> None:
         self.store = store
-        self.zendesk = zendesk
-        self.broker = broker
         self.metrics = metrics
-        self.console_url = console_url
         self.integrations = integrations
         self.timeline_limit = timeline_limit
         self.effects = TicketEffects(store, zendesk, broker, metrics, console_url=console_url)
