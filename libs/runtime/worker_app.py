@@ -4,24 +4,22 @@ A worker folder supplies only its integration and settings."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from prometheus_client import CollectorRegistry
 
 from libs.contracts import CUSTOMER_EVENTS, TOPIC_PARTITIONS, CustomerEvent, replay_topic
 
+from .app import ServiceParts, create_service_app
 from .broker import make_broker
 from .consuming import consumer_router, decode_as
 from .dedupe import DedupeStore
-from .http import make_http_app
 from .integration import Integration, WorkerSettings
 from .lag import monitor_lag
-from .lifecycle import background, start_broker_when_reachable
 from .logging import configure_logging, get_logger
 from .mongo import database, make_client, ping
 from .worker import WorkerLoop
@@ -51,15 +49,14 @@ def consumer_options(settings: WorkerSettings) -> dict[str, Any]:
     }
 
 
-def subscribe_worker(
-    broker: KafkaBroker,
+def worker_router(
     loop: WorkerLoop,
     settings: WorkerSettings,
     *,
     group: str,
     events_topic: str,
     replays_topic: str,
-) -> None:
+) -> KafkaRouter:
     """The worker's two typed handlers: the customer events and its own replay topic, each with
     its own consumer group, on a router that commits after the effect."""
     options = consumer_options(settings)
@@ -95,7 +92,23 @@ def subscribe_worker(
     async def on_replay(event: CustomerEvent) -> None:
         await loop.handle(event, replay=True)
 
-    broker.include_router(router)
+    return router
+
+
+def subscribe_worker(
+    broker: KafkaBroker,
+    loop: WorkerLoop,
+    settings: WorkerSettings,
+    *,
+    group: str,
+    events_topic: str,
+    replays_topic: str,
+) -> None:
+    broker.include_router(
+        worker_router(
+            loop, settings, group=group, events_topic=events_topic, replays_topic=replays_topic
+        )
+    )
 
 
 async def stop_worker(loop: WorkerLoop | None, broker: KafkaBroker, grace: float) -> None:
@@ -125,40 +138,31 @@ def create_worker_app(
     # handlers (and the AsyncAPI document made from them) need the loop
     integration = make_integration(settings, metrics)
     loop = WorkerLoop(integration, settings, broker, dedupe, metrics)
-    subscribe_worker(
+    router = worker_router(
+        loop, settings, group=group, events_topic=CUSTOMER_EVENTS, replays_topic=replay_topic(name)
+    )
+
+    async def drain() -> None:
+        drained = await loop.drain(settings.shutdown_grace_seconds)
+        log.info("worker_drained", integration=name, complete=drained, left=loop.in_flight)
+
+    def lag() -> Coroutine[Any, Any, None]:
+        topics = {group: CUSTOMER_EVENTS, f"{group}-replay": replay_topic(name)}
+        return monitor_lag(settings.kafka_bootstrap_servers, topics, metrics.lag)
+
+    app = create_service_app(
         broker,
-        loop,
-        settings,
-        group=group,
-        events_topic=CUSTOMER_EVENTS,
-        replays_topic=replay_topic(name),
+        ServiceParts(
+            title=f"Switchboard {name} worker",
+            registry=registry,
+            routers=[router],
+            readiness={"mongodb": lambda: ping(mongo)},
+            loops=[lag],
+            # SIGTERM: start nothing new, let attempts in flight finish, hand back what waits
+            # between retries, and only then leave the consumer group (see `stop_worker`)
+            stop=[drain],
+            close=[integration.aclose, mongo.close],
+        ),
     )
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        lag = monitor_lag(
-            settings.kafka_bootstrap_servers,
-            {group: CUSTOMER_EVENTS, f"{group}-replay": replay_topic(name)},
-            metrics.lag,
-        )
-        async with background(start_broker_when_reachable(broker), lag):
-            yield
-            await stop_worker(loop, broker, settings.shutdown_grace_seconds)
-        await integration.aclose()
-        await mongo.close()
-
-    async def kafka_ready() -> bool:
-        try:
-            return bool(await broker.ping(timeout=2.0))
-        except Exception:
-            return False
-
-    app = make_http_app(
-        title=f"Switchboard {name} worker",
-        registry=registry,
-        readiness={"mongodb": lambda: ping(mongo), "kafka": kafka_ready},
-        lifespan=lifespan,
-    )
-    app.state.broker = broker
     app.state.loop = loop
     return app
