@@ -12,16 +12,20 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from sandbox import circle, control, hubspot, kit, stripe_api, trigger, zendesk
+from sandbox import control, trigger
+from sandbox.circle import routes as circle
 from sandbox.faults import FaultMiddleware
 from sandbox.guard import ProviderReply, ProviderSpec
+from sandbox.hubspot import routes as hubspot
+from sandbox.kit import routes as kit
+from sandbox.records import WALL_CLOCK, Clock
 from sandbox.settings import SandboxSettings
 from sandbox.state import Sandbox
-from sandbox.stores import WALL_CLOCK, Clock
+from sandbox.stripe import routes as stripe
+from sandbox.zendesk import routes as zendesk
 
 SPECS: dict[str, ProviderSpec] = {
-    spec.name: spec
-    for spec in (circle.CIRCLE, kit.KIT, hubspot.HUBSPOT, zendesk.ZENDESK, stripe_api.STRIPE)
+    spec.name: spec for spec in (circle.SPEC, kit.SPEC, hubspot.SPEC, zendesk.SPEC, stripe.SPEC)
 }
 
 
@@ -43,7 +47,7 @@ def create_app(
     )
     app.state.sandbox = Sandbox(settings, clock)
     app.state.ingest_transport = ingest_transport
-    providers = (circle.router, kit.router, hubspot.router, zendesk.router, stripe_api.router)
+    providers = (circle.router, kit.router, hubspot.router, zendesk.router, stripe.router)
     for router in (*providers, control.router, trigger.router):
         app.include_router(router)
     # The providers' own routes (full paths), for naming a faulted request by its template.

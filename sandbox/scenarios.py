@@ -13,11 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox import stripe_charges as charges
-from sandbox import stripe_objects as objects
-from sandbox.stores.stripe import StripeStore
-from sandbox.stripe_events import API_VERSION, LEGACY_API_VERSION, RETRY_DELAY_S, event
-from sandbox.stripe_objects import DEFAULT_AMOUNT, DEFAULT_PRICE_ID, DEFAULT_PRODUCT_ID, Obj
+from sandbox.stripe import charges, objects
+from sandbox.stripe.events import API_VERSION, LEGACY_API_VERSION, RETRY_DELAY_S, event
+from sandbox.stripe.objects import DEFAULT_AMOUNT, DEFAULT_PRICE_ID, DEFAULT_PRODUCT_ID, Obj
+from sandbox.stripe.store import StripeStore
 
 Scenario = Literal[
     "purchase",

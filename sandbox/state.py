@@ -6,16 +6,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.circle.store import CircleStore
 from sandbox.faults import FaultBook
 from sandbox.guard import MUTATING_METHODS
+from sandbox.hubspot.store import HubSpotStore
+from sandbox.kit.store import KitStore
 from sandbox.ratelimit import RateLimiter
+from sandbox.records import WALL_CLOCK, Clock
 from sandbox.settings import SandboxSettings
-from sandbox.stores import WALL_CLOCK, Clock
-from sandbox.stores.circle import CircleStore
-from sandbox.stores.hubspot import HubSpotStore
-from sandbox.stores.kit import KitStore
-from sandbox.stores.stripe import StripeStore
-from sandbox.stores.zendesk import ZendeskStore
+from sandbox.stripe.store import StripeStore
+from sandbox.zendesk.store import ZendeskStore
 
 PROVIDERS = ("circle", "kit", "hubspot", "zendesk", "stripe")
 

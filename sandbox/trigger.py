@@ -27,7 +27,7 @@ from sandbox.guard import sandbox_of
 from sandbox.http import reply
 from sandbox.scenarios import Outcome, Scenario, Scenarios, TriggerRequest
 from sandbox.settings import SandboxSettings
-from sandbox.stripe_events import encode, sign
+from sandbox.stripe.webhook import encode, sign
 
 router = APIRouter(prefix="/_sandbox/stripe")
 STRIPE_USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "deploy" / "local"))
 from stack import Stack, default_specs  # noqa: E402
 
 from libs.contracts import SYNC_RESULTS, TOPIC_PARTITIONS  # noqa: E402
-from sandbox.stripe_events import encode, sign  # noqa: E402
+from sandbox.stripe.webhook import encode, sign  # noqa: E402
 
 SECRET = "whsec_local_dev_only"
 PORTS = {

@@ -53,7 +53,7 @@ sys.path.insert(0, str(REPO / "deploy" / "local"))
 
 from stack import Stack, default_specs  # noqa: E402
 
-from sandbox.stripe_events import sign  # noqa: E402
+from sandbox.stripe.webhook import sign  # noqa: E402
 
 SECRET = "whsec_local_dev_only"
 APP_TOKEN = "Bearer local-app-token"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from sandbox.stripe_events import sign
+from sandbox.stripe.webhook import sign
 
 SECRET = "whsec_local_dev_only"
 TIMEOUT_S = 10.0

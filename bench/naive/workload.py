@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from bench.naive.sender import Delivery
-from sandbox.stripe_events import encode
+from sandbox.stripe.webhook import encode
 
 PROVIDERS = ("circle", "kit", "hubspot")
 

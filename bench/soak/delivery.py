@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from sandbox.stripe_events import encode, sign
+from sandbox.stripe.webhook import encode, sign
 
 SECRET = "whsec_local_dev_only"
 

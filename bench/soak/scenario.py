@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from sandbox import stripe_events as se
+from sandbox.stripe import events as se
 
 DAY: Final = 24 * 3600
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.stripe_events import encode, sign
+from sandbox.stripe.webhook import encode, sign
 from tests.conftest import unique_email
 
 from .conftest import System, wait_for

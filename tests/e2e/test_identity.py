@@ -22,7 +22,7 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from libs.contracts import CUSTOMER_EVENTS, TOPIC_PARTITIONS
-from sandbox.stripe_events import encode, sign
+from sandbox.stripe.webhook import encode, sign
 from tests.conftest import unique_email
 
 from .conftest import System, wait_for

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from sandbox.stripe_events import encode, sign
+from sandbox.stripe.webhook import encode, sign
 from tests.conftest import unique_email
 
 from .conftest import System, wait_for

@@ -32,7 +32,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from sandbox.stripe_events import sign
+from sandbox.stripe.webhook import sign
 from tests.conftest import unique_email
 
 from .conftest import System, wait_for

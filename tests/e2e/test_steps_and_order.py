@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.stripe_events import charge_refunded, checkout_session_completed, encode, sign
+from sandbox.stripe.events import charge_refunded, checkout_session_completed
+from sandbox.stripe.webhook import encode, sign
 from tests.conftest import unique_email
 
 from .conftest import REPO, System, circle_member, wait_for

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from sandbox.stripe_events import encode, sign
+from sandbox.stripe.webhook import encode, sign
 from tests.conftest import unique_email
 
 from .conftest import System, circle_member, wait_for

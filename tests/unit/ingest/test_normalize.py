@@ -1,5 +1,5 @@
 """Stripe event → `StripeChange` (services/ingest/normalize.py) on payloads built from Stripe's
-own example objects (sandbox/stripe_fixtures.json, a copy of stripe/openapi's fixtures3.json)
+own example objects (sandbox/stripe/fixtures.json, a copy of stripe/openapi's fixtures3.json)
 through the sandbox's builders, in both invoice shapes (before and after API 2025-03-31)."""
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libs.contracts import CustomerState, Lifecycle, Signal, transition
-from sandbox import stripe_charges as charges
-from sandbox import stripe_events as se
-from sandbox import stripe_objects as objects
+from sandbox.stripe import charges, objects
+from sandbox.stripe import events as se
 from services.ingest.canonical import CanonicalCustomer, apply_change
 from services.ingest.normalize import (
     HANDLED_TYPES,
@@ -53,7 +52,7 @@ DESIGN_TYPES = {
 }
 
 
-# --- builders on top of sandbox.stripe_events -------------------------------------------------
+# --- builders on top of sandbox.stripe.events -------------------------------------------------
 
 
 def checkout(**overrides: Any) -> Obj:

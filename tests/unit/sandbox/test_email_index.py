@@ -3,9 +3,9 @@ an address keeps it right, so a lookup answers what a scan of every record would
 
 from __future__ import annotations
 
-from sandbox.stores.circle import CircleStore
-from sandbox.stores.hubspot import HubSpotStore
-from sandbox.stores.kit import KitStore
+from sandbox.circle.store import CircleStore
+from sandbox.hubspot.store import HubSpotStore
+from sandbox.kit.store import KitStore
 
 
 def test_circle_finds_created_members_and_forgets_removed_ones() -> None:

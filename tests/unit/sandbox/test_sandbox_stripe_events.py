@@ -5,7 +5,8 @@ import hmac
 import json
 from typing import Any
 
-from sandbox import stripe_events as se
+from sandbox.stripe import events as se
+from sandbox.stripe import webhook
 
 CREATED = 1_790_000_000
 CUS = "cus_TestCustomer01"
@@ -30,13 +31,13 @@ def assert_envelope(event: dict[str, Any], event_type: str, event_id: str) -> di
 
 def test_sign_matches_an_independent_hmac() -> None:
     payload = b'{\n  "id": "evt_1"\n}'
-    header = se.sign(payload, "whsec_abc", 1_800_000_000)
+    header = webhook.sign(payload, "whsec_abc", 1_800_000_000)
     assert header == f"t=1800000000,v1={hmac_hex(payload, 'whsec_abc', 1_800_000_000)}"
 
 
 def test_sign_with_several_secrets_and_v0() -> None:
     payload = b"{}"
-    header = se.sign(payload, ["whsec_new", "whsec_old"], 42, v0_secret="whsec_test")
+    header = webhook.sign(payload, ["whsec_new", "whsec_old"], 42, v0_secret="whsec_test")
     parts = header.split(",")
     assert parts == [
         "t=42",
@@ -50,7 +51,7 @@ def test_encode_is_pretty_json_that_round_trips() -> None:
     event = se.customer_updated(
         event_id="evt_1", customer_id="cus_1", email="b@x.co", previous_email="a@x.co", created=1
     )
-    raw = se.encode(event)
+    raw = webhook.encode(event)
     assert raw.startswith(b"{\n  ")
     assert json.loads(raw) == event
 

@@ -1,23 +1,18 @@
-"""Stripe webhook events as Stripe sends them, and the `Stripe-Signature` header that signs them.
+"""Stripe webhook events as Stripe sends them (`webhook.py` encodes and signs them).
 
 Pure builders: tests pass every id, email and `created` time, so they can craft duplicates,
 out-of-order deliveries and events of old API versions. Secondary ids that a test rarely cares
 about (a Checkout Session, a refund, a line item) are derived from the primary ones when omitted.
-`sandbox.scenarios` uses the object builders (`stripe_objects`, `stripe_charges`) directly to
+`sandbox.scenarios` uses the object builders (`objects`, `charges`) directly to
 keep its store consistent; this module is the event-level surface.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-from collections.abc import Sequence
 from typing import Any
 
-from sandbox import stripe_charges as charges
-from sandbox import stripe_objects as objects
-from sandbox.stripe_objects import DEFAULT_AMOUNT, DEFAULT_PRICE_ID, DEFAULT_PRODUCT_ID, Obj
+from sandbox.stripe import charges, objects
+from sandbox.stripe.objects import DEFAULT_AMOUNT, DEFAULT_PRICE_ID, DEFAULT_PRODUCT_ID, Obj
 
 API_VERSION = "2026-06-24.dahlia"
 # A version from before 2025-03-31.basil, when invoices still had a top-level `subscription`.
@@ -52,37 +47,6 @@ def event(
         request={"id": request_id, "idempotency_key": None},
     )
     return envelope
-
-
-def encode(payload: Obj) -> bytes:
-    """The body bytes as Stripe sends them: pretty-printed JSON, so a verifier that re-serializes
-    instead of hashing the raw bytes fails as it would in production."""
-    return json.dumps(payload, indent=2).encode("utf-8")
-
-
-def sign(
-    payload: bytes,
-    secret: str | Sequence[str],
-    timestamp: int,
-    *,
-    v0_secret: str | None = None,
-) -> str:
-    """The `Stripe-Signature` header value: `t=<timestamp>,v1=<hex>[,v1=<hex>...][,v0=<hex>]`.
-
-    One `v1` per secret, as during a secret roll. `v0_secret` adds a `v0` entry (Stripe's
-    test-mode scheme, which verifiers must ignore); signing the v0 with the right secret and the
-    v1 with a wrong one tests that a verifier cannot be downgraded.
-    """
-    secrets = [secret] if isinstance(secret, str) else list(secret)
-    parts = [f"t={timestamp}", *(f"v1={_hmac(payload, s, timestamp)}" for s in secrets)]
-    if v0_secret is not None:
-        parts.append(f"v0={_hmac(payload, v0_secret, timestamp)}")
-    return ",".join(parts)
-
-
-def _hmac(payload: bytes, secret: str, timestamp: int) -> str:
-    signed = f"{timestamp}.".encode() + payload
-    return hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
 def checkout_session_completed(

@@ -10,9 +10,9 @@ from fastapi.responses import PlainTextResponse, Response
 
 from sandbox.guard import ProviderSpec, bearer_token, guard, sandbox_of
 from sandbox.http import as_int, json_body, reply
+from sandbox.kit.store import STATES, KitStore, Subscriber, Taken, valid_email
+from sandbox.records import Missing
 from sandbox.settings import SandboxSettings
-from sandbox.stores import Missing
-from sandbox.stores.kit import STATES, KitStore, Subscriber, Taken, valid_email
 
 
 def _authenticate(request: Request, settings: SandboxSettings) -> str | None:
@@ -35,8 +35,8 @@ def _error(status: int) -> Response:
     return reply({"errors": ["Something went wrong. Please try again."]}, status)
 
 
-KIT = ProviderSpec("kit", _authenticate, _unauthorized, _too_many, _error)
-router = APIRouter(prefix=KIT.prefix, dependencies=[guard(KIT)])
+SPEC = ProviderSpec("kit", _authenticate, _unauthorized, _too_many, _error)
+router = APIRouter(prefix=SPEC.prefix, dependencies=[guard(SPEC)])
 
 
 def _store(request: Request) -> KitStore:

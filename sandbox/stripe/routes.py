@@ -1,7 +1,7 @@
 """Stripe API reads stand-in, mounted under `/stripe` (paths as on https://api.stripe.com).
 
 Only reads: ingest retrieves a customer, charge or subscription when an event lacks the email or
-the customer. The objects are the ones the sandbox's test events created (see `trigger.py`).
+the customer. The objects are the ones the sandbox's test events created (see `sandbox/trigger.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from sandbox.guard import ProviderSpec, bearer_token, guard, sandbox_of
 from sandbox.http import reply
 from sandbox.settings import SandboxSettings
-from sandbox.stripe_events import API_VERSION
+from sandbox.stripe.events import API_VERSION
 
 KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")
 
@@ -86,8 +86,8 @@ def _error(status: int) -> Response:
     return reply(_error_body("api_error", message), status, _headers())
 
 
-STRIPE = ProviderSpec("stripe", _authenticate, _unauthorized, _too_many, _error)
-router = APIRouter(prefix=STRIPE.prefix, dependencies=[guard(STRIPE)])
+SPEC = ProviderSpec("stripe", _authenticate, _unauthorized, _too_many, _error)
+router = APIRouter(prefix=SPEC.prefix, dependencies=[guard(SPEC)])
 
 
 def _read(request: Request, kind: str, object_id: str) -> Response:

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from sandbox.circle.store import CircleStore
 from sandbox.guard import ProviderSpec, bearer_token, guard, sandbox_of
 from sandbox.http import as_bool, as_int, json_body, reply
+from sandbox.records import Missing
 from sandbox.settings import SandboxSettings
-from sandbox.stores import Missing
-from sandbox.stores.circle import CircleStore
 
 V2 = "/api/admin/v2"
 NOT_FOUND_MESSAGE = "Oops! Missing record. Please try again later."
@@ -43,8 +43,8 @@ def _error(status: int) -> Response:
     )
 
 
-CIRCLE = ProviderSpec("circle", _authenticate, _unauthorized, _too_many, _error)
-router = APIRouter(prefix=CIRCLE.prefix, dependencies=[guard(CIRCLE)])
+SPEC = ProviderSpec("circle", _authenticate, _unauthorized, _too_many, _error)
+router = APIRouter(prefix=SPEC.prefix, dependencies=[guard(SPEC)])
 
 
 def _store(request: Request) -> CircleStore:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.stores import WALL_CLOCK, Clock, EmailIndex, id_counter, iso
+from sandbox.records import WALL_CLOCK, Clock, EmailIndex, id_counter, iso
 
 # The lifecycle stages in order; HubSpot will not move a contact to an earlier one.
 LIFECYCLE_STAGES = (

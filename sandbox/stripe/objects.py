@@ -1,4 +1,4 @@
-"""Realistic Stripe API objects, built from Stripe's own example objects (`stripe_fixtures.json`,
+"""Realistic Stripe API objects, built from Stripe's own example objects (`fixtures.json`,
 a subset of stripe/openapi's fixtures3.json) with the ids, email and times a test needs.
 
 Pure: every id and timestamp is passed in; nothing reads a clock or a random source. The shapes
@@ -25,7 +25,7 @@ Obj = dict[str, Any]
 
 @cache
 def _fixtures() -> dict[str, Obj]:
-    text = resources.files("sandbox").joinpath("stripe_fixtures.json").read_text("utf-8")
+    text = resources.files("sandbox.stripe").joinpath("fixtures.json").read_text("utf-8")
     resources_: dict[str, Obj] = json.loads(text)["resources"]
     return resources_
 

@@ -1,8 +1,9 @@
-"""In-memory records of each stand-in provider.
+"""What every provider's in-memory store (`<provider>/store.py`) shares: the clock, the `Missing`
+error, timestamps, the email index and id counters.
 
-Every method is synchronous and never awaits, so on the one event loop each call is atomic: two
-concurrent requests cannot interleave inside a check-then-write (this is what makes the stand-ins
-asyncio-safe without locks). Routers await the request body first, then call in here.
+Every store method is synchronous and never awaits, so on the one event loop each call is atomic:
+two concurrent requests cannot interleave inside a check-then-write (this is what makes the
+stand-ins asyncio-safe without locks). Routers await the request body first, then call in here.
 """
 
 from __future__ import annotations

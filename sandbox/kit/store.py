@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.stores import WALL_CLOCK, Clock, EmailIndex, Missing, id_counter, iso
+from sandbox.records import WALL_CLOCK, Clock, EmailIndex, Missing, id_counter, iso
 
 STATES = ("active", "inactive", "bounced", "complained", "cancelled")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

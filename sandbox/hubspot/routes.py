@@ -12,9 +12,9 @@ from fastapi.responses import Response
 
 from sandbox.guard import ProviderSpec, bearer_token, guard, sandbox_of
 from sandbox.http import json_body, reply
+from sandbox.hubspot.store import BUILT_IN, LIFECYCLE_STAGES, Conflict, HubSpotStore
+from sandbox.records import iso
 from sandbox.settings import SandboxSettings
-from sandbox.stores import iso
-from sandbox.stores.hubspot import BUILT_IN, LIFECYCLE_STAGES, Conflict, HubSpotStore
 
 CONTACTS = "/crm/v3/objects/contacts"
 PORTAL_ID = 1234567
@@ -62,8 +62,8 @@ def _error(status: int) -> Response:
     return reply(_body("INTERNAL_ERROR", "internal error"), status)
 
 
-HUBSPOT = ProviderSpec("hubspot", _authenticate, _unauthorized, _too_many, _error)
-router = APIRouter(prefix=HUBSPOT.prefix, dependencies=[guard(HUBSPOT)])
+SPEC = ProviderSpec("hubspot", _authenticate, _unauthorized, _too_many, _error)
+router = APIRouter(prefix=SPEC.prefix, dependencies=[guard(SPEC)])
 
 
 def _store(request: Request) -> HubSpotStore:

@@ -17,7 +17,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sandbox.guard import ProviderSpec, guard, sandbox_of
 from sandbox.http import as_int, json_body, reply
 from sandbox.settings import SandboxSettings
-from sandbox.stores.zendesk import Invalid, Ticket, ZendeskStore
+from sandbox.zendesk.store import Invalid, Ticket, ZendeskStore
 
 V2 = "/api/v2"
 
@@ -51,10 +51,10 @@ def _error(status: int) -> Response:
     return reply({"error": "InternalError", "description": "Something went wrong"}, status)
 
 
-ZENDESK = ProviderSpec(
+SPEC = ProviderSpec(
     "zendesk", _authenticate, _unauthorized, _too_many, _error, sends_retry_after=True
 )
-router = APIRouter(prefix=ZENDESK.prefix, dependencies=[guard(ZENDESK)])
+router = APIRouter(prefix=SPEC.prefix, dependencies=[guard(SPEC)])
 
 
 def _store(request: Request) -> ZendeskStore:

@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.stores import WALL_CLOCK, Clock, email_key, id_counter, iso
+from sandbox.records import WALL_CLOCK, Clock, email_key, id_counter, iso
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 PRIORITIES = ("urgent", "high", "normal", "low")

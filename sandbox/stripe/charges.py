@@ -1,13 +1,13 @@
 """Stripe payment objects: a charge, the same charge refunded in full, and a dispute on it.
 
-Pure, like `stripe_objects`: every id and timestamp is passed in.
+Pure, like `objects`: every id and timestamp is passed in.
 """
 
 from __future__ import annotations
 
 import copy
 
-from sandbox.stripe_objects import DEFAULT_AMOUNT, Obj, derive_id, fixture
+from sandbox.stripe.objects import DEFAULT_AMOUNT, Obj, derive_id, fixture
 
 
 def charge(
