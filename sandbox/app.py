@@ -15,7 +15,8 @@ from fastapi.responses import Response
 from sandbox import control, trigger
 from sandbox.circle import routes as circle
 from sandbox.faults import FaultMiddleware
-from sandbox.guard import ProviderReply, ProviderSpec
+from sandbox.guard import ProviderSpec
+from sandbox.http import ReplyNow
 from sandbox.hubspot import routes as hubspot
 from sandbox.kit import routes as kit
 from sandbox.records import WALL_CLOCK, Clock
@@ -54,8 +55,8 @@ def create_app(
     routes = [route for router in providers for route in router.routes]
     app.add_middleware(FaultMiddleware, sandbox=app.state.sandbox, specs=SPECS, routes=routes)
 
-    @app.exception_handler(ProviderReply)
-    async def provider_reply(_: Request, exc: ProviderReply) -> Response:
+    @app.exception_handler(ReplyNow)
+    async def reply_now(_: Request, exc: ReplyNow) -> Response:
         return exc.response
 
     @app.exception_handler(RequestValidationError)

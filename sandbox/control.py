@@ -5,16 +5,19 @@ No auth: it is a development tool, and the sandbox binds to 127.0.0.1 only.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sandbox.faults import FaultRequest
 from sandbox.guard import sandbox_of
-from sandbox.http import reply
+from sandbox.http import ReplyNow, reply
 from sandbox.state import PROVIDERS
 
 router = APIRouter(prefix="/_sandbox")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def error(code: str, message: str, status: int = 422) -> Response:
@@ -32,11 +35,20 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _provider_param(request: Request) -> tuple[str | None, Response | None]:
+async def parsed(request: Request, model: type[ModelT], code: str) -> ModelT:
+    """The JSON body (none is `{}`) as `model`; anything else is answered with a 422 `code`."""
+    try:
+        return model.model_validate_json(await request.body() or b"{}")
+    except ValidationError as exc:
+        raise ReplyNow(error(code, describe(exc))) from exc
+
+
+def _provider_param(request: Request) -> str | None:
     provider = request.query_params.get("provider")
     if provider is not None and provider not in PROVIDERS:
-        return None, error("unknown_provider", f"provider must be one of {', '.join(PROVIDERS)}")
-    return provider, None
+        message = f"provider must be one of {', '.join(PROVIDERS)}"
+        raise ReplyNow(error("unknown_provider", message))
+    return provider
 
 
 @router.get("/state")
@@ -51,26 +63,19 @@ async def list_faults(request: Request) -> Response:
 
 @router.post("/faults")
 async def add_fault(request: Request) -> Response:
-    try:
-        spec = FaultRequest.model_validate_json(await request.body() or b"{}")
-    except ValidationError as exc:
-        return error("invalid_fault", describe(exc))
+    spec = await parsed(request, FaultRequest, "invalid_fault")
     fault = sandbox_of(request).faults.add(spec)
     return reply({"fault": fault.as_json()}, 201)
 
 
 @router.delete("/faults")
 async def clear_faults(request: Request) -> Response:
-    provider, problem = _provider_param(request)
-    if problem is not None:
-        return problem
+    provider = _provider_param(request)
     return reply({"cleared": sandbox_of(request).faults.clear(provider)})
 
 
 @router.post("/reset")
 async def reset(request: Request) -> Response:
-    provider, problem = _provider_param(request)
-    if problem is not None:
-        return problem
+    provider = _provider_param(request)
     sandbox_of(request).reset(provider)
     return reply({"reset": provider or "all"})

@@ -9,7 +9,8 @@ the provider's logic; refused ones go to `rejected` and injected failures to `fa
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ from fastapi.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
+from sandbox.http import ReplyNow
+from sandbox.records import Missing
 from sandbox.settings import SandboxSettings
 
 if TYPE_CHECKING:
@@ -46,20 +49,21 @@ class ProviderSpec:
         return f"/{self.name}"
 
 
-class ProviderReply(Exception):
-    """Stops a request with a ready response (raised from dependencies, turned into the reply)."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
-
-
 def bearer_token(request: Request, *schemes: str) -> str | None:
     """The credential after one of `schemes` in the Authorization header (case-insensitive)."""
     scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() in {s.lower() for s in schemes} and value.strip():
         return value.strip()
     return None
+
+
+@contextmanager
+def missing_as(answer: Callable[[str], Response]) -> Iterator[None]:
+    """Answer a store's `Missing` with the provider's not-found reply for what is missing."""
+    try:
+        yield
+    except Missing as exc:
+        raise ReplyNow(answer(exc.what)) from exc
 
 
 def sandbox_of(request: Request) -> Sandbox:
@@ -99,12 +103,12 @@ def guard(spec: ProviderSpec) -> Any:
         credential = spec.authenticate(request, sandbox.settings)
         if credential is None:
             log.rejected[key] += 1
-            raise ProviderReply(spec.unauthorized(request))
+            raise ReplyNow(spec.unauthorized(request))
         wait = sandbox.limiters[spec.name].hit(credential)
         if wait is not None:
             log.rejected[key] += 1
             retry_after = max(1, math.ceil(wait)) if spec.sends_retry_after else None
-            raise ProviderReply(spec.too_many_requests(retry_after))
+            raise ReplyNow(spec.too_many_requests(retry_after))
         # Counted once the whole request has arrived: one whose client died before its body
         # was sent never reaches the provider's logic (and must not look like a second write).
         # Starlette keeps the body, so the route reads the same bytes.

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 
 async def json_body(request: Request) -> dict[str, Any] | None:
@@ -36,6 +36,15 @@ def as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "on"}
     return bool(value)
+
+
+class ReplyNow(Exception):
+    """Stops a request with a ready response: raised from a dependency or a route, and answered
+    with `response` by the app's handler."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
 
 
 def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -20,12 +20,12 @@ from typing import Any, get_args
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from sandbox.control import describe, error
+from sandbox.control import error, parsed
 from sandbox.guard import sandbox_of
 from sandbox.http import reply
-from sandbox.scenarios import Outcome, Scenario, Scenarios, TriggerRequest
+from sandbox.scenario_setup import Scenario, TriggerRequest
+from sandbox.scenarios import Outcome, Scenarios
 from sandbox.settings import SandboxSettings
 from sandbox.stripe.webhook import encode, sign
 
@@ -52,10 +52,7 @@ def summary(req: TriggerRequest, outcome: Outcome) -> dict[str, Any]:
 
 @router.post("/trigger")
 async def trigger(request: Request) -> Response:
-    try:
-        req = TriggerRequest.model_validate_json(await request.body() or b"{}")
-    except ValidationError as exc:
-        return error("invalid_trigger", describe(exc))
+    req = await parsed(request, TriggerRequest, "invalid_trigger")
     sandbox = sandbox_of(request)
     settings = sandbox.settings
     if req.deliver and not settings.webhook_secrets:

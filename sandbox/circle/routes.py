@@ -9,9 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from sandbox.circle.store import CircleStore
-from sandbox.guard import ProviderSpec, bearer_token, guard, sandbox_of
+from sandbox.guard import ProviderSpec, bearer_token, guard, missing_as, sandbox_of
 from sandbox.http import as_bool, as_int, json_body, reply
-from sandbox.records import Missing
 from sandbox.settings import SandboxSettings
 
 V2 = "/api/admin/v2"
@@ -122,19 +121,15 @@ async def create_member(request: Request) -> Response:
 @router.get(f"{V2}/community_members/{{id}}")
 async def show_member(request: Request, id: str) -> Response:
     store = _store(request)
-    try:
+    with missing_as(_missing):
         return reply(store.member_json(store.member(as_int(id))))
-    except Missing as exc:
-        return _missing(exc.what)
 
 
 @router.get(f"{V2}/community_members/{{id}}/access_groups")
 async def member_access_groups(request: Request, id: str) -> Response:
     store = _store(request)
-    try:
+    with missing_as(_missing):
         groups = store.member_groups(store.member(as_int(id)))
-    except Missing as exc:
-        return _missing(exc.what)
     return reply(_page(request, [store.group_json(g) for g in groups]))
 
 
@@ -155,10 +150,8 @@ async def ban_member(request: Request, id: str) -> Response:
 
 
 def _remove(request: Request, member_id: str, how: str, message: str) -> Response:
-    try:
+    with missing_as(_missing):
         _store(request).remove_member(as_int(member_id), how=how)
-    except Missing as exc:
-        return _missing(exc.what)
     return reply({"success": True, "message": message})
 
 
@@ -185,10 +178,8 @@ async def create_access_group(request: Request) -> Response:
 @router.get(f"{V2}/access_groups/{{id}}/community_members")
 async def list_group_members(request: Request, id: str) -> Response:
     store = _store(request)
-    try:
+    with missing_as(_missing):
         group = store.group(as_int(id))
-    except Missing as exc:
-        return _missing(exc.what)
     members = [store.members[mid] for mid in group.members if mid in store.members]
     return reply(_page(request, [store.member_json(m) for m in members]))
 
@@ -199,10 +190,8 @@ async def add_group_member(request: Request, id: str) -> Response:
     email = str(body.get("email") or request.query_params.get("email") or "").strip()
     if not email:
         return _invalid("Email can't be blank")
-    try:
+    with missing_as(_missing):
         added = _store(request).add_to_group(as_int(id), email)
-    except Missing as exc:
-        return _missing(exc.what)
     if added:
         return reply({"success": True, "message": "Member added to the access group."}, 201)
     # Undocumented; answered as a harmless repeat.
@@ -214,17 +203,13 @@ async def remove_group_member(request: Request, id: str) -> Response:
     email = request.query_params.get("email", "").strip()
     if not email:
         return _invalid("Email can't be blank")
-    try:
+    with missing_as(_missing):
         _store(request).remove_from_group(as_int(id), email)
-    except Missing as exc:
-        return _missing(exc.what)
     return reply({"success": True, "message": "Member removed from the access group."})
 
 
 @router.get(f"{V2}/access_groups/{{id}}/community_member")
 async def show_group_membership(request: Request, id: str) -> Response:
-    try:
+    with missing_as(_missing):
         membership = _store(request).membership(as_int(id), request.query_params.get("email", ""))
-    except Missing as exc:
-        return _missing(exc.what)
     return reply(membership)

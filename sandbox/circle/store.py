@@ -121,30 +121,28 @@ class CircleStore:
             groups = [g for g in groups if name.lower() in g.name.lower()]
         return groups
 
-    def add_to_group(self, group_id: int | None, email: str) -> bool:
-        """Add by email; True if newly added, False if the member was already in the group."""
+    def _group_and_member(self, group_id: int | None, email: str) -> tuple[AccessGroup, Member]:
         group = self.group(group_id)
         member = self.find_member(email)
         if member is None:
             raise Missing("user")
+        return group, member
+
+    def add_to_group(self, group_id: int | None, email: str) -> bool:
+        """Add by email; True if newly added, False if the member was already in the group."""
+        group, member = self._group_and_member(group_id, email)
         if member.id in group.members:
             return False
         group.members[member.id] = (next(self._membership_ids), iso(self._clock()))
         return True
 
     def remove_from_group(self, group_id: int | None, email: str) -> None:
-        group = self.group(group_id)
-        member = self.find_member(email)
-        if member is None:
-            raise Missing("user")
+        group, member = self._group_and_member(group_id, email)
         if group.members.pop(member.id, None) is None:
             raise Missing("access group community member")
 
     def membership(self, group_id: int | None, email: str) -> dict[str, Any]:
-        group = self.group(group_id)
-        member = self.find_member(email)
-        if member is None:
-            raise Missing("user")
+        group, member = self._group_and_member(group_id, email)
         if member.id not in group.members:
             raise Missing("access group community member")
         membership_id, added_at = group.members[member.id]

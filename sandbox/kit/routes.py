@@ -8,10 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from sandbox.guard import ProviderSpec, bearer_token, guard, sandbox_of
-from sandbox.http import as_int, json_body, reply
+from sandbox.guard import ProviderSpec, bearer_token, guard, missing_as, sandbox_of
+from sandbox.http import ReplyNow, as_int, json_body, reply
 from sandbox.kit.store import STATES, KitStore, Subscriber, Taken, valid_email
-from sandbox.records import Missing
 from sandbox.settings import SandboxSettings
 
 
@@ -43,7 +42,8 @@ def _store(request: Request) -> KitStore:
     return sandbox_of(request).kit
 
 
-def _not_found() -> Response:
+def _not_found(_what: str = "") -> Response:
+    # Kit names no record in its 404s.
     return reply({"errors": ["Not Found"]}, 404)
 
 
@@ -82,8 +82,14 @@ def _decode_cursor(cursor: str) -> int | None:
         return None
 
 
-def _email_param(request: Request, body: dict[str, Any] | None) -> str:
-    return str((body or {}).get("email_address") or request.query_params.get("email_address") or "")
+async def _email_param(request: Request) -> str:
+    """`email_address` from the body or the query; the current spec puts it in the query, older
+    examples sent a body: take either."""
+    body = await json_body(request) or {}
+    email = body.get("email_address") or request.query_params.get("email_address") or ""
+    if not str(email).strip():
+        raise ReplyNow(_invalid("Email address is invalid"))
+    return str(email).strip()
 
 
 @router.post("/v4/subscribers")
@@ -110,10 +116,8 @@ async def list_subscribers(request: Request) -> Response:
 
 @router.get("/v4/subscribers/{id}")
 async def get_subscriber(request: Request, id: str) -> Response:
-    try:
+    with missing_as(_not_found):
         subscriber = _store(request).get(as_int(id))
-    except Missing:
-        return _not_found()
     return reply({"subscriber": KitStore.subscriber_json(subscriber)})
 
 
@@ -127,14 +131,13 @@ async def update_subscriber(request: Request, id: str) -> Response:
     fields = body.get("fields") if isinstance(body.get("fields"), dict) else None
     first_name = body.get("first_name")
     try:
-        subscriber = _store(request).update(
-            as_int(id),
-            email=None if email is None else str(email).strip(),
-            first_name=None if first_name is None else str(first_name),
-            fields=fields,
-        )
-    except Missing:
-        return _not_found()
+        with missing_as(_not_found):
+            subscriber = _store(request).update(
+                as_int(id),
+                email=None if email is None else str(email).strip(),
+                first_name=None if first_name is None else str(first_name),
+                fields=fields,
+            )
     except Taken:
         return _invalid("Email address has already been taken")
     return reply({"subscriber": KitStore.subscriber_json(subscriber)})
@@ -144,10 +147,8 @@ async def update_subscriber(request: Request, id: str) -> Response:
 async def subscriber_tags(request: Request, subscriber_id: str) -> Response:
     # A lookup by subscriber id, so (unlike the lists) it reflects writes at once.
     store = _store(request)
-    try:
+    with missing_as(_not_found):
         subscriber = store.get(as_int(subscriber_id))
-    except Missing:
-        return _not_found()
     tags = [
         {**KitStore.tag_json(t), "tagged_at": t.tagged[subscriber.id]}
         for t in store.tags.values()
@@ -158,10 +159,8 @@ async def subscriber_tags(request: Request, subscriber_id: str) -> Response:
 
 @router.post("/v4/subscribers/{id}/unsubscribe")
 async def unsubscribe(request: Request, id: str) -> Response:
-    try:
+    with missing_as(_not_found):
         _store(request).unsubscribe(as_int(id))
-    except Missing:
-        return _not_found()
     return Response(status_code=204)
 
 
@@ -184,10 +183,8 @@ async def create_tag(request: Request) -> Response:
 @router.get("/v4/tags/{tag_id}/subscribers")
 async def tag_subscribers(request: Request, tag_id: str) -> Response:
     store = _store(request)
-    try:
+    with missing_as(_not_found):
         tag = store.tag(as_int(tag_id))
-    except Missing:
-        return _not_found()
     status = request.query_params.get("status", "active")
     records = [
         KitStore.subscriber_json(s, tagged_at=tag.tagged[s.id])
@@ -204,43 +201,28 @@ def _tagged(subscriber: Subscriber, tagged_at: str, created: bool) -> Response:
 
 @router.post("/v4/tags/{tag_id}/subscribers")
 async def tag_by_email(request: Request, tag_id: str) -> Response:
-    email = _email_param(request, await json_body(request)).strip()
-    if not email:
-        return _invalid("Email address is invalid")
-    try:
-        subscriber, tagged_at, created = _store(request).apply_tag(as_int(tag_id), email=email)
-    except Missing:
-        # v4 never creates the subscriber here, unlike v3's tag subscribe.
-        return _not_found()
-    return _tagged(subscriber, tagged_at, created)
+    email = await _email_param(request)
+    # v4 never creates the subscriber here, unlike v3's tag subscribe: an unknown one is a 404.
+    with missing_as(_not_found):
+        return _tagged(*_store(request).apply_tag(as_int(tag_id), email=email))
 
 
 @router.post("/v4/tags/{tag_id}/subscribers/{id}")
 async def tag_by_id(request: Request, tag_id: str, id: str) -> Response:
-    try:
-        found = _store(request).apply_tag(as_int(tag_id), subscriber_id=as_int(id))
-    except Missing:
-        return _not_found()
-    return _tagged(*found)
+    with missing_as(_not_found):
+        return _tagged(*_store(request).apply_tag(as_int(tag_id), subscriber_id=as_int(id)))
 
 
 @router.delete("/v4/tags/{tag_id}/subscribers")
 async def untag_by_email(request: Request, tag_id: str) -> Response:
-    # The current spec puts email_address in the query; older examples sent a body: take either.
-    email = _email_param(request, await json_body(request)).strip()
-    if not email:
-        return _invalid("Email address is invalid")
-    try:
+    email = await _email_param(request)
+    with missing_as(_not_found):
         _store(request).remove_tag(as_int(tag_id), email=email)
-    except Missing:
-        return _not_found()
     return Response(status_code=204)
 
 
 @router.delete("/v4/tags/{tag_id}/subscribers/{id}")
 async def untag_by_id(request: Request, tag_id: str, id: str) -> Response:
-    try:
+    with missing_as(_not_found):
         _store(request).remove_tag(as_int(tag_id), subscriber_id=as_int(id))
-    except Missing:
-        return _not_found()
     return Response(status_code=204)

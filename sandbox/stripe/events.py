@@ -9,10 +9,10 @@ keep its store consistent; this module is the event-level surface.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sandbox.stripe import charges, objects
-from sandbox.stripe.objects import DEFAULT_AMOUNT, DEFAULT_PRICE_ID, DEFAULT_PRODUCT_ID, Obj
+from sandbox.stripe.objects import DEFAULT_AMOUNT, Obj
 
 API_VERSION = "2026-06-24.dahlia"
 # A version from before 2025-03-31.basil, when invoices still had a top-level `subscription`.
@@ -74,85 +74,50 @@ def checkout_session_completed(
     return event("checkout.session.completed", session, event_id=event_id, created=created)
 
 
-def invoice_paid(
-    *,
-    event_id: str,
-    invoice_id: str,
-    customer_id: str,
-    subscription_id: str,
-    email: str,
-    created: int,
-    billing_reason: str = "subscription_cycle",
-    amount: int = DEFAULT_AMOUNT,
-    price_id: str = DEFAULT_PRICE_ID,
-    product_id: str = DEFAULT_PRODUCT_ID,
-) -> Obj:
+class InvoiceRef(TypedDict):
+    """What names an invoice in the builders below; the rest of `objects.invoice` has defaults."""
+
+    invoice_id: str
+    customer_id: str
+    subscription_id: str
+    email: str
+    created: int
+    billing_reason: NotRequired[str]
+    amount: NotRequired[int]
+
+
+class PricedInvoiceRef(InvoiceRef):
+    price_id: NotRequired[str]
+    product_id: NotRequired[str]
+
+
+def invoice_paid(*, event_id: str, **invoice: Unpack[PricedInvoiceRef]) -> Obj:
     """`invoice.paid` in the current shape: `parent.subscription_details.subscription`."""
-    obj = objects.invoice(
-        invoice_id=invoice_id,
-        customer_id=customer_id,
-        subscription_id=subscription_id,
-        email=email,
-        created=created,
-        billing_reason=billing_reason,
-        amount=amount,
-        price_id=price_id,
-        product_id=product_id,
-    )
-    return event("invoice.paid", obj, event_id=event_id, created=created)
+    obj = objects.invoice(**invoice)
+    return event("invoice.paid", obj, event_id=event_id, created=invoice["created"])
 
 
 def invoice_paid_legacy(
-    *,
-    event_id: str,
-    invoice_id: str,
-    customer_id: str,
-    subscription_id: str,
-    email: str,
-    created: int,
-    charge_id: str | None = None,
-    billing_reason: str = "subscription_cycle",
-    amount: int = DEFAULT_AMOUNT,
+    *, event_id: str, charge_id: str | None = None, **invoice: Unpack[InvoiceRef]
 ) -> Obj:
     """`invoice.paid` as endpoints pinned before 2025-03-31 get it: top-level `subscription`."""
-    obj = objects.legacy_invoice(
-        invoice_id=invoice_id,
-        customer_id=customer_id,
-        subscription_id=subscription_id,
-        charge_id=charge_id,
-        email=email,
-        created=created,
-        billing_reason=billing_reason,
-        amount=amount,
-    )
+    obj = objects.legacy_invoice(charge_id=charge_id, **invoice)
+    created = invoice["created"]
     return event(
         "invoice.paid", obj, event_id=event_id, created=created, api_version=LEGACY_API_VERSION
     )
 
 
 def invoice_payment_failed(
-    *,
-    event_id: str,
-    invoice_id: str,
-    customer_id: str,
-    subscription_id: str,
-    email: str,
-    created: int,
-    attempt_count: int = 1,
-    final: bool = False,
-    amount: int = DEFAULT_AMOUNT,
+    *, event_id: str, attempt_count: int = 1, final: bool = False, **invoice: Unpack[InvoiceRef]
 ) -> Obj:
     """`invoice.payment_failed`; `final=True` means Stripe will not retry (no next attempt)."""
+    created = invoice["created"]
     obj = objects.invoice(
-        invoice_id=invoice_id,
-        customer_id=customer_id,
-        subscription_id=subscription_id,
-        email=email,
-        created=created,
+        **invoice,
         paid=False,
         attempt_count=attempt_count,
         next_payment_attempt=None if final else created + RETRY_DELAY_S,
-        amount=amount,
     )
     return event("invoice.payment_failed", obj, event_id=event_id, created=created)
 
@@ -207,40 +172,49 @@ def charge_dispute_created(
     return event("charge.dispute.created", obj, event_id=event_id, created=created)
 
 
+class SubscriptionRef(TypedDict):
+    """What names a subscription event; `started` is the subscription's creation (default: the
+    event's)."""
+
+    event_id: str
+    subscription_id: str
+    customer_id: str
+    created: int
+    started: NotRequired[int | None]
+
+
 def _subscription_event(
     event_type: str,
+    ref: SubscriptionRef,
     *,
-    event_id: str,
-    subscription_id: str,
-    customer_id: str,
-    created: int,
     status: str,
-    started: int | None,
     previous_attributes: Obj | None = None,
     **changes: Any,
 ) -> Obj:
+    started = ref.get("started")
+    created = ref["created"]
     obj = objects.subscription(
-        subscription_id=subscription_id,
-        customer_id=customer_id,
+        subscription_id=ref["subscription_id"],
+        customer_id=ref["customer_id"],
         created=created if started is None else started,
         status=status,
     )
     obj.update(changes)
     return event(
-        event_type, obj, event_id=event_id, created=created, previous_attributes=previous_attributes
+        event_type,
+        obj,
+        event_id=ref["event_id"],
+        created=created,
+        previous_attributes=previous_attributes,
     )
 
 
 def customer_subscription_updated(
     *,
-    event_id: str,
-    subscription_id: str,
-    customer_id: str,
-    created: int,
     status: str = "active",
     previous_attributes: Obj | None = None,
     cancel_at_period_end: bool = False,
-    started: int | None = None,
+    **ref: Unpack[SubscriptionRef],
 ) -> Obj:
     """`customer.subscription.updated`; carries no email, and `previous_attributes` says what
     changed (by default: the status, from active)."""
@@ -248,77 +222,37 @@ def customer_subscription_updated(
         previous_attributes = {"status": "active" if status != "active" else "past_due"}
     return _subscription_event(
         "customer.subscription.updated",
-        event_id=event_id,
-        subscription_id=subscription_id,
-        customer_id=customer_id,
-        created=created,
+        ref,
         status=status,
-        started=started,
         previous_attributes=previous_attributes,
         cancel_at_period_end=cancel_at_period_end,
     )
 
 
 def customer_subscription_deleted(
-    *,
-    event_id: str,
-    subscription_id: str,
-    customer_id: str,
-    created: int,
-    started: int | None = None,
-    reason: str = "cancellation_requested",
+    *, reason: str = "cancellation_requested", **ref: Unpack[SubscriptionRef]
 ) -> Obj:
     return _subscription_event(
         "customer.subscription.deleted",
-        event_id=event_id,
-        subscription_id=subscription_id,
-        customer_id=customer_id,
-        created=created,
+        ref,
         status="canceled",
-        started=started,
-        canceled_at=created,
-        ended_at=created,
+        canceled_at=ref["created"],
+        ended_at=ref["created"],
         cancellation_details={"comment": None, "feedback": None, "reason": reason},
     )
 
 
-def customer_subscription_paused(
-    *,
-    event_id: str,
-    subscription_id: str,
-    customer_id: str,
-    created: int,
-    started: int | None = None,
-) -> Obj:
+def customer_subscription_paused(**ref: Unpack[SubscriptionRef]) -> Obj:
+    previous = {"status": "active"}
     return _subscription_event(
-        "customer.subscription.paused",
-        event_id=event_id,
-        subscription_id=subscription_id,
-        customer_id=customer_id,
-        created=created,
-        status="paused",
-        started=started,
-        previous_attributes={"status": "active"},
+        "customer.subscription.paused", ref, status="paused", previous_attributes=previous
     )
 
 
-def customer_subscription_resumed(
-    *,
-    event_id: str,
-    subscription_id: str,
-    customer_id: str,
-    created: int,
-    started: int | None = None,
-) -> Obj:
+def customer_subscription_resumed(**ref: Unpack[SubscriptionRef]) -> Obj:
+    previous = {"status": "paused"}
     return _subscription_event(
-        "customer.subscription.resumed",
-        event_id=event_id,
-        subscription_id=subscription_id,
-        customer_id=customer_id,
-        created=created,
-        status="active",
-        started=started,
-        previous_attributes={"status": "paused"},
+        "customer.subscription.resumed", ref, status="active", previous_attributes=previous
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -110,31 +111,21 @@ def _read(request: Request, kind: str, object_id: str) -> Response:
     return reply(obj, 200, _headers())
 
 
-@router.get("/v1/customers/{id}")
-async def get_customer(request: Request, id: str) -> Response:
-    return _read(request, "customer", id)
+def _reader(kind: str) -> Callable[[Request, str], Awaitable[Response]]:
+    async def read(request: Request, id: str) -> Response:
+        return _read(request, kind, id)
+
+    return read
 
 
-@router.get("/v1/charges/{id}")
-async def get_charge(request: Request, id: str) -> Response:
-    return _read(request, "charge", id)
-
-
-@router.get("/v1/subscriptions/{id}")
-async def get_subscription(request: Request, id: str) -> Response:
-    return _read(request, "subscription", id)
-
-
-@router.get("/v1/invoices/{id}")
-async def get_invoice(request: Request, id: str) -> Response:
-    return _read(request, "invoice", id)
-
-
-@router.get("/v1/disputes/{id}")
-async def get_dispute(request: Request, id: str) -> Response:
-    return _read(request, "dispute", id)
-
-
-@router.get("/v1/checkout/sessions/{id}")
-async def get_checkout_session(request: Request, id: str) -> Response:
-    return _read(request, "checkout.session", id)
+# `GET /v1/<objects>/{id}` for each object the sandbox's events name.
+for _path, _kind in (
+    ("/v1/customers/{id}", "customer"),
+    ("/v1/charges/{id}", "charge"),
+    ("/v1/subscriptions/{id}", "subscription"),
+    ("/v1/invoices/{id}", "invoice"),
+    ("/v1/disputes/{id}", "dispute"),
+    ("/v1/checkout/sessions/{id}", "checkout.session"),
+):
+    _name = f"get_{_kind.replace('.', '_')}"
+    router.add_api_route(_path, _reader(_kind), methods=["GET"], name=_name)
