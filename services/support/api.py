@@ -11,10 +11,11 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.runtime.http import ApiError
+from services.ingest.read_model import CustomerReadModel
 
 from . import customer_page, views
-from .service import SupportService
-from .store import SupportStore
+from .ports import REPLAYABLE, step_id
+from .service import Support
 
 StepStatus = Literal["failed", "replayed", "synced", "superseded"]
 
@@ -109,7 +110,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def api_router(store: SupportStore, service: SupportService) -> APIRouter:
+def api_router(support: Support, customers: CustomerReadModel) -> APIRouter:
     # The scheme is declared for the OpenAPI document; the check itself runs in `main.py`.
     bearer = HTTPBearer(auto_error=False, description="an admin token")
     router = APIRouter(prefix="/api", dependencies=[Depends(bearer)], responses=_ERRORS)
@@ -122,7 +123,7 @@ def api_router(store: SupportStore, service: SupportService) -> APIRouter:
     async def search_customers(
         q: Annotated[str, Query(min_length=3, max_length=320, description="what to look for")],
     ) -> SearchResult:
-        found = await views.search(store, q)
+        found = await views.search(customers, support.records.steps, q)
         return SearchResult(customers=[CustomerSummary(**c) for c in found])
 
     @router.get(
@@ -132,7 +133,9 @@ def api_router(store: SupportStore, service: SupportService) -> APIRouter:
         responses={404: {"model": ErrorBody, "description": "no such customer"}},
     )
     async def get_customer(customer_id: str) -> CustomerPage:
-        page = await customer_page.customer_page(store, customer_id, service.integrations)
+        page = await customer_page.customer_page(
+            customers, support.records, customer_id, support.integrations
+        )
         return CustomerPage(**page)
 
     @router.get("/failures", response_model=FailureList, summary="Failed steps, newest first")
@@ -143,19 +146,19 @@ def api_router(store: SupportStore, service: SupportService) -> APIRouter:
         status: StepStatus | None = None,
     ) -> FailureList:
         if integration is not None:
-            service.replays.check_integration(integration)
+            support.replays.check_integration(integration)
         try:
             since, until = utc(since), utc(until)
         except ValueError as exc:
             raise ApiError(422, "invalid_time", str(exc)) from None
         if since is not None and until is not None and until <= since:
             raise ApiError(422, "invalid_window", "`until` must be after `since`")
-        found = await views.failures(store, integration, since, until, status)
+        found = await views.failures(support.records.steps, integration, since, until, status)
         return FailureList(count=len(found), failures=found)
 
     @router.get("/tickets", response_model=TicketList, summary="Incident tickets, newest first")
     async def list_tickets() -> TicketList:
-        found = await views.tickets(store)
+        found = await views.tickets(support.records.incidents)
         return TicketList(count=len(found), tickets=found)
 
     @router.post(
@@ -169,21 +172,21 @@ def api_router(store: SupportStore, service: SupportService) -> APIRouter:
         },
     )
     async def replay(request: ReplayRequest) -> ReplayAnswer:
-        return await run_replay(service, request)
+        return await run_replay(support, request)
 
     return router
 
 
-async def run_replay(service: SupportService, request: ReplayRequest) -> ReplayAnswer:
+async def run_replay(support: Support, request: ReplayRequest) -> ReplayAnswer:
     if request.event_id is not None:
         if request.dry_run:
-            step = await service.store.get_step(request.integration, request.event_id)
-            service.replays.check_integration(request.integration)
-            if step is None or step["status"] not in ("failed", "replayed"):
+            step = await support.records.steps.get(step_id(request.integration, request.event_id))
+            support.replays.check_integration(request.integration)
+            if step is None or step["status"] not in REPLAYABLE:
                 raise ApiError(404, "step_not_found", "no replayable step for this event")
             item = ReplayItem(event_id=step["event_id"], customer_id=step["customer_id"])
             return ReplayAnswer(queued=0, dry_run=True, replays=[item])
-        one = await service.replays.replay_one(request.integration, request.event_id)
+        one = await support.replays.replay_one(request.integration, request.event_id)
         items = [
             ReplayItem(event_id=one.event_id, customer_id=one.customer_id, replay_id=one.replay_id)
         ]
@@ -191,12 +194,12 @@ async def run_replay(service: SupportService, request: ReplayRequest) -> ReplayA
     assert request.since is not None
     assert request.until is not None
     if request.dry_run:
-        steps = await service.replays.replayable_in_window(
+        steps = await support.replays.replayable_in_window(
             request.integration, request.since, request.until
         )
         items = [ReplayItem(event_id=s["event_id"], customer_id=s["customer_id"]) for s in steps]
         return ReplayAnswer(queued=0, dry_run=True, replays=items)
-    done = await service.replays.replay_window(request.integration, request.since, request.until)
+    done = await support.replays.replay_window(request.integration, request.since, request.until)
     items = [
         ReplayItem(event_id=r.event_id, customer_id=r.customer_id, replay_id=r.replay_id)
         for r in done

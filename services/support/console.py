@@ -19,14 +19,14 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from libs.runtime.http import ApiError
+from services.ingest.read_model import CustomerReadModel
 
 from . import customer_page, views
 from .api import ReplayRequest, run_replay, utc
 from .auth import COOKIE, AdminTokens, same_origin
 from .metrics import SupportMetrics
-from .service import SupportService
+from .service import Support
 from .settings import SupportSettings
-from .store import SupportStore
 from .tickets import integration_name
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -110,8 +110,8 @@ PostedReplayForm = Annotated[ReplayForm, Depends(replay_form)]
 
 def console_router(
     settings: SupportSettings,
-    store: SupportStore,
-    service: SupportService,
+    support: Support,
+    customers: CustomerReadModel,
     tokens: AdminTokens,
     metrics: SupportMetrics,
     pages: Jinja2Templates,
@@ -171,13 +171,15 @@ def console_router(
     async def home(request: Request, q: Annotated[str, Query(max_length=320)] = "") -> HTMLResponse:
         require_admin(request)
         q = q.strip()
-        results = await views.search(store, q) if len(q) >= 3 else None
+        results = await views.search(customers, support.records.steps, q) if len(q) >= 3 else None
         return render(request, "search.html", {"q": q, "results": results})
 
     @router.get("/customers/{customer_id}", response_class=HTMLResponse)
     async def customer(request: Request, customer_id: str) -> HTMLResponse:
         require_admin(request)
-        page = await customer_page.customer_page(store, customer_id, service.integrations)
+        page = await customer_page.customer_page(
+            customers, support.records, customer_id, support.integrations
+        )
         return render(request, "customer.html", page)
 
     @router.get("/failures", response_class=HTMLResponse)
@@ -190,9 +192,9 @@ def console_router(
     ) -> HTMLResponse:
         require_admin(request)
         if integration:
-            service.replays.check_integration(integration)
+            support.replays.check_integration(integration)
         found = await views.failures(
-            store, integration or None, _when(since), _when(until), status or None
+            support.records.steps, integration or None, _when(since), _when(until), status or None
         )
         return render(
             request,
@@ -203,26 +205,28 @@ def console_router(
                 "since": since,
                 "until": until,
                 "status": status,
-                "integrations": service.integrations,
+                "integrations": support.integrations,
             },
         )
 
     @router.get("/tickets", response_class=HTMLResponse)
     async def tickets(request: Request) -> HTMLResponse:
         require_admin(request)
-        return render(request, "tickets.html", {"tickets": await views.tickets(store)})
+        return render(
+            request, "tickets.html", {"tickets": await views.tickets(support.records.incidents)}
+        )
 
     @router.post("/replays/confirm", response_class=HTMLResponse)
     async def confirm_replay(request: Request, form: PostedReplayForm) -> HTMLResponse:
         require_form_post(request)
-        preview = await run_replay(service, form.replay_request(dry_run=True))
+        preview = await run_replay(support, form.replay_request(dry_run=True))
         # The confirmation page posts the same form again, to `/replays`.
         return render(request, "confirm.html", {**asdict(form), "steps": preview.replays})
 
     @router.post("/replays", response_class=HTMLResponse)
     async def replay(request: Request, form: PostedReplayForm) -> HTMLResponse:
         require_form_post(request)
-        answer = await run_replay(service, form.replay_request(dry_run=False))
+        answer = await run_replay(support, form.replay_request(dry_run=False))
         return render(
             request,
             "replayed.html",

@@ -1,4 +1,4 @@
-"""Support's Kafka consumers: every integration's failure topic and `sync.results.v1`.
+"""Support's typed handlers on Kafka: every integration's failure topic and `sync.results.v1`.
 
 Commits are ours and come after the record is written (`AckPolicy.MANUAL`); a message that
 cannot be read is skipped loudly, an internal error hands the message back.
@@ -10,13 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaRouter
 
 from libs.contracts import SYNC_RESULTS, SyncFailure, SyncResult, failure_topic
 from libs.runtime.consuming import CommitPolicy, consumer_router, decode_as, decode_batch_as
 
-from .metrics import SupportMetrics
-from .service import SupportService
+from .service import Support, take_failure, take_results
 from .settings import SupportSettings
 
 #: outcomes taken from Kafka at once
@@ -27,17 +26,14 @@ def group_id(settings: SupportSettings) -> str:
     return f"{settings.kafka_group_prefix}-support"
 
 
-def subscribe(
-    broker: KafkaBroker,
-    service: SupportService,
-    settings: SupportSettings,
-    metrics: SupportMetrics,
-) -> None:
+def support_routers(support: Support, settings: SupportSettings) -> list[KafkaRouter]:
+    """The failure handler and the results handler, each on a router that commits after the
+    effect (`libs.runtime.consuming`)."""
     options: dict[str, Any] = {"ack_policy": AckPolicy.MANUAL, "auto_offset_reset": "earliest"}
     topics = [failure_topic(name) for name in settings.integrations]
 
     def counter(kind: str) -> Callable[[str], None]:
-        return lambda outcome: metrics.messages.labels(kind, outcome).inc()
+        return lambda outcome: support.metrics.messages.labels(kind, outcome).inc()
 
     # Failures are rare: one consumer reads every failure topic.
     failures = consumer_router(CommitPolicy(kind="failure", count=counter("failure")))
@@ -52,7 +48,7 @@ def subscribe(
         **options,
     )
     async def on_failure(failure: SyncFailure) -> None:
-        await service.take_failure(failure)
+        await take_failure(support, failure)
 
     # Outcomes are many (every worker's, for every event): they come in batches, so a batch's
     # timelines cost one read and one bulk write, committed after the effect (redone, it changes
@@ -76,9 +72,8 @@ def subscribe(
     )
     async def on_results(outcomes: list[SyncResult]) -> None:
         if outcomes:
-            await service.take_results(outcomes)
+            await take_results(support, outcomes)
         for _ in outcomes:
             count_result("ok")
 
-    broker.include_router(failures)
-    broker.include_router(results)
+    return [failures, results]

@@ -5,94 +5,88 @@ solved."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from libs.runtime.http import ApiError
-from services.ingest.canonical import CanonicalCustomer, step_of
+from services.ingest.canonical import step_of
+from services.ingest.read_model import CustomerReadModel
 
-from .store import SupportStore, step_id
+from . import timelines
+from .incidents import record_id
+from .ports import Records, step_id
 from .tickets import integration_name
 from .views import customer_summary, incident_view, iso_text, sort_key, step_view
 
 
-def _outbox(doc: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return dict(json.loads(doc.get("outbox") or "{}"))
-    except ValueError:
-        return {}
-
-
 async def customer_page(
-    store: SupportStore, customer_id: str, integrations: list[str]
+    customers: CustomerReadModel, records: Records, customer_id: str, integrations: list[str]
 ) -> dict[str, Any]:
-    doc = await store.customer(customer_id)
-    if doc is None:
+    customer = await customers.customer(customer_id)
+    if customer is None:
         raise ApiError(404, "customer_not_found", f"no customer {customer_id}")
-    results = await store.timeline(customer_id)
-    records = await store.records_of(customer_id, integrations)
+    results = await timelines.timeline(records.timelines, customer_id)
+    found_records = await records.incidents.get_many(
+        record_id(customer_id, name) for name in integrations
+    )
+    records_found = [found_records[i] for i in sorted(found_records)]
     step_ids = sorted(
         {
             step_id(r.integration, e)
-            for r in records
+            for r in records_found
             for i in r.incidents
             for e in i.failed_event_ids
         }
     )
-    steps = [step_view(s) for s in await store.steps(step_ids)]
+    found_steps = await records.steps.get_many(step_ids)
+    steps = [step_view(found_steps[i]) for i in step_ids if i in found_steps]
     event_ids = [
-        *doc.get("recent_event_ids", []),
+        *customer.recent_event_ids,
         *(r["event_id"] for r in results),
         *(s["event_id"] for s in steps),
     ]
-    webhooks = {w["_id"]: w for w in await store.webhook_events(event_ids)}
+    webhooks = {w.event_id: w for w in await customers.webhook_events(event_ids)}
 
     events: dict[str, dict[str, Any]] = {}
 
     def event(event_id: str) -> dict[str, Any]:
         if event_id not in events:
-            hook = webhooks.get(event_id, {})
+            hook = webhooks.get(event_id)
             events[event_id] = {
                 "event_id": event_id,
-                "event_type": hook.get("type"),
-                "provider": hook.get("provider"),
-                "at": iso_text(hook.get("received_at")),
+                "event_type": hook.type if hook else None,
+                "provider": hook.provider if hook else None,
+                "at": iso_text(hook.received_at) if hook else None,
                 "items": [],
             }
         return events[event_id]
 
     for event_id, hook in webhooks.items():
         entry = event(event_id)
-        if hook.get("provider") == "stripe":
+        if hook.provider == "stripe":
             entry["items"].append(
                 {
-                    "at": iso_text(hook.get("received_at")),
+                    "at": iso_text(hook.received_at),
                     "kind": "webhook",
                     "service": "ingest",
                     "outcome": "received",
-                    "summary": f"Stripe webhook {hook.get('type')} received"
-                    + (
-                        f" ({hook['deliveries']} deliveries)"
-                        if hook.get("deliveries", 1) > 1
-                        else ""
-                    ),
+                    "summary": f"Stripe webhook {hook.type} received"
+                    + (f" ({hook.deliveries} deliveries)" if hook.deliveries > 1 else ""),
                 }
             )
-        outbox = _outbox(hook)
-        outcome = hook.get("outcome")
-        summary = f"state change: {outcome or hook.get('status')}"
-        if outbox:
-            summary = f"state → {outbox.get('lifecycle')} (version {outbox.get('version')})" + (
+        published, outcome = hook.published, hook.outcome
+        summary = f"state change: {outcome or hook.status}"
+        if published is not None:
+            summary = f"state → {published.lifecycle} (version {published.version})" + (
                 "" if outcome in (None, "applied") else f" [{outcome}]"
             )
         entry["items"].append(
             {
-                "at": iso_text(hook.get("applied_at") or hook.get("received_at")),
+                "at": iso_text(hook.applied_at or hook.received_at),
                 "kind": "state",
                 "service": "ingest",
-                "outcome": outcome or hook.get("status"),
+                "outcome": outcome or hook.status,
                 "summary": summary,
-                "published": hook.get("status") == "published",
+                "published": hook.status == "published",
             }
         )
     for r in results:
@@ -136,7 +130,7 @@ async def customer_page(
                 "step": s,
             }
         )
-    incidents = [incident_view(r, i) for r in records for i in r.incidents]
+    incidents = [incident_view(r, i) for r in records_found for i in r.incidents]
     for inc in incidents:
         if inc["ticket_id"] is not None:
             event(inc["first_event_id"])["items"].append(
@@ -151,7 +145,7 @@ async def customer_page(
                 }
             )
         if inc["ticket_solved_at"] is not None:
-            record = next(r for r in records if r.integration == inc["integration"])
+            record = next(r for r in records_found if r.integration == inc["integration"])
             resolver = next(
                 (
                     i.resolved_by_event_id
@@ -177,37 +171,35 @@ async def customer_page(
             entry["at"] = entry["items"][0].get("at")
     timeline.sort(key=lambda e: sort_key(e["at"]))
 
-    known = doc.get("integrations") or {}
-    by_integration = {r.integration: r for r in records}
+    by_integration = {r.integration: r for r in records_found}
     integration_views = {}
-    canonical = CanonicalCustomer.model_validate(doc)  # once, for every integration's step
     for name in integrations:
-        status = known.get(name) or {}
+        status = customer.integrations.get(name)
         found = by_integration.get(name)
         open_incident = found.open if found is not None else None
-        step = step_of(canonical, name)  # ingest's rule, not a copy
+        step = step_of(customer, name)  # ingest's rule, not a copy
         integration_views[name] = {
             "name": integration_name(name),
             "status": step.status,
             "reason": step.reason,
             "attempts": step.attempts,
             "since": iso_text(step.since),
-            "version": status.get("version"),
-            "event_id": status.get("event_id"),
-            "error": status.get("error"),
-            "at": iso_text(status.get("at")),
+            "version": status.version if status else None,
+            "event_id": status.event_id if status else None,
+            "error": status.error if status else None,
+            "at": iso_text(status.at) if status else None,
             "open_incident": incident_view(found, open_incident)
             if found is not None and open_incident is not None
             else None,
         }
     return {
         "customer": {
-            **customer_summary(doc),
-            "version": doc.get("version"),
-            "previous_emails": doc.get("previous_emails", []),
-            "subscription_ids": doc.get("subscription_ids", []),
-            "payment_ids": doc.get("payment_ids", []),
-            "products": doc.get("products", []),
+            **customer_summary(customer),
+            "version": customer.version,
+            "previous_emails": list(customer.previous_emails),
+            "subscription_ids": list(customer.subscription_ids),
+            "payment_ids": list(customer.payment_ids),
+            "products": list(customer.products),
         },
         "integrations": integration_views,
         "timeline": timeline,

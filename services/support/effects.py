@@ -16,17 +16,21 @@ from libs.runtime.broker import key
 from libs.runtime.clock import now
 from libs.runtime.errors import ProviderAuthError, ProviderError
 from libs.runtime.logging import get_logger
-from libs.runtime.mongo import ConcurrentUpdate
 
 from . import tickets
-from .incidents import Effect, Incident, IncidentRecord, pending_effects, replace_incident
+from .incidents import (
+    Effect,
+    Incident,
+    IncidentRecord,
+    pending_effects,
+    record_id,
+    replace_incident,
+)
 from .metrics import SupportMetrics
-from .store import SupportStore
+from .ports import Records, step_id
 from .zendesk import ZendeskClient
 
 log = get_logger()
-
-_MAX_CAS_TRIES = 20
 
 ZENDESK_PAUSE_DEFAULT_SECONDS = 10.0
 ZENDESK_PAUSE_MAX_SECONDS = 300.0
@@ -44,14 +48,14 @@ def zendesk_pause_seconds(error: ProviderError) -> float:
 class TicketEffects:
     def __init__(
         self,
-        store: SupportStore,
+        records: Records,
         zendesk: ZendeskClient,
         broker: KafkaBroker,
         metrics: SupportMetrics,
         *,
         console_url: str,
     ) -> None:
-        self.store = store
+        self.records = records
         self.zendesk = zendesk
         self.broker = broker
         self.metrics = metrics
@@ -63,7 +67,9 @@ class TicketEffects:
         """Carry out what the record still calls for; whatever fails stays pending."""
         if time.monotonic() < self.zendesk_paused_until:
             return  # Zendesk asked us to wait: the sweeper carries these out afterwards
-        record = await self.store.load_record(customer_id, integration)
+        record = await self.records.incidents.get(record_id(customer_id, integration))
+        if record is None:
+            return
         for incident in record.incidents:
             for effect in pending_effects(incident):
                 try:
@@ -100,7 +106,7 @@ class TicketEffects:
                         error=type(exc).__name__,
                     )
                     return
-                record = await self.store.load_record(customer_id, integration)
+                record = await self.records.incidents.get(record.record_id) or record
                 incident = next(
                     (i for i in record.incidents if i.incident_id == incident.incident_id),
                     incident,
@@ -155,7 +161,7 @@ class TicketEffects:
         external = tickets.external_id(incident.incident_id)
         existing = await self.zendesk.find_by_external_id(external)
         if existing is None:
-            step = await self.store.get_step(name, incident.first.event_id)
+            step = await self.records.steps.get(step_id(name, incident.first.event_id))
             if step is None:
                 raise LookupError(f"failed step {incident.first.event_id} not recorded yet")
             event = CustomerEvent.model_validate(step["event"])
@@ -204,18 +210,17 @@ class TicketEffects:
         incident_id: str,
         change: Callable[[Incident], dict[str, Any]],
     ) -> None:
-        for _ in range(_MAX_CAS_TRIES):
-            before = await self.store.load_record(record.customer_id, record.integration)
-            incident = next((i for i in before.incidents if i.incident_id == incident_id), None)
-            if incident is None:
-                return
-            after = replace_incident(before, incident.model_copy(update=change(incident)))
-            try:
-                await self.store.save_record(before, after)
-                return
-            except ConcurrentUpdate:
-                continue
-        raise ConcurrentUpdate(record.record_id)
+        """Change one incident of the record as it stands now (not as this effect read it)."""
+
+        def on_record(current: IncidentRecord | None) -> IncidentRecord | None:
+            if current is None:
+                return None
+            found = next((i for i in current.incidents if i.incident_id == incident_id), None)
+            if found is None:
+                return current
+            return replace_incident(current, found.model_copy(update=change(found)))
+
+        await self.records.incidents.update(record.record_id, on_record)
 
 
 def _comment_posted(done: str) -> Callable[[Incident], dict[str, Any]]:

@@ -1,30 +1,37 @@
-"""Composition root of support: failure intake, Zendesk tickets, the ops console and the admin
-API. Builds settings, adapters and routes; nothing connects at import."""
+"""Support's bootstrap: failure intake, Zendesk tickets, the ops console and the admin API.
+Builds the real adapters from settings and hands routers and adapters to the runtime's app
+factory; nothing connects at import."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry
 
+from libs.runtime.app import ServiceParts, create_service_app
 from libs.runtime.broker import make_broker
-from libs.runtime.http import error_response, make_http_app
-from libs.runtime.lifecycle import background, start_broker_when_reachable
+from libs.runtime.http import error_response
 from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client, ping
 from libs.runtime.provider_http import ProviderHttp
+from services.ingest.read_model import MongoCustomerReadModel
 
 from .api import api_router
 from .auth import AdminTokens
 from .console import LoginRequired, console_router, login_page, templates
-from .consumers import subscribe
+from .consumers import support_routers
 from .metrics import SupportMetrics
-from .service import SupportService
+from .mongo_records import (
+    MongoFailedSteps,
+    MongoIncidentRecords,
+    MongoTimelines,
+    create_indexes,
+)
+from .ports import Records
+from .service import build_support, sweep_forever
 from .settings import SupportSettings
-from .store import SupportStore
 from .zendesk import ZendeskClient
 
 #: kept for `python -m services.support` and older imports
@@ -38,17 +45,23 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
     metrics = SupportMetrics(registry)
     metrics.start_at_zero(settings.integrations)
     mongo = make_client(settings)
-    store = SupportStore(database(mongo, settings))
+    db = database(mongo, settings)
+    records = Records(MongoIncidentRecords(db), MongoFailedSteps(db), MongoTimelines(db))
     broker = make_broker(settings)
-    zendesk_http = ZendeskClient.make_client(
-        settings.zendesk_base_url,
-        settings.zendesk_email,
-        settings.zendesk_token.get_secret_value(),
-        settings.http_timeout_seconds,
+    zendesk = ZendeskClient(
+        ProviderHttp(
+            "zendesk",
+            ZendeskClient.make_client(
+                settings.zendesk_base_url,
+                settings.zendesk_email,
+                settings.zendesk_token.get_secret_value(),
+                settings.http_timeout_seconds,
+            ),
+            None,
+        )
     )
-    zendesk = ZendeskClient(ProviderHttp("zendesk", zendesk_http, None))
-    service = SupportService(
-        store,
+    support = build_support(
+        records,
         zendesk,
         broker,
         metrics,
@@ -56,32 +69,25 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
         integrations=list(settings.integrations),
         timeline_limit=settings.timeline_limit,
     )
-    subscribe(broker, service, settings, metrics)
+    customers = MongoCustomerReadModel(db)
     tokens = AdminTokens([t.get_secret_value() for t in settings.admin_tokens])
     pages = templates()
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await store.create_indexes()
-        sweeper = service.sweep_forever(settings.sweep_interval_seconds)
-        async with background(start_broker_when_reachable(broker), sweeper):
-            yield
-            await broker.stop()
-        await zendesk.aclose()
-        await mongo.close()
-
-    async def kafka_ready() -> bool:
-        try:
-            return bool(await broker.ping(timeout=2.0))
-        except Exception:
-            return False
-
-    app = make_http_app(
-        title="Switchboard support",
-        registry=registry,
-        readiness={"mongodb": lambda: ping(mongo), "kafka": kafka_ready},
-        lifespan=lifespan,
-        openapi=True,
+    app = create_service_app(
+        broker,
+        ServiceParts(
+            title="Switchboard support",
+            registry=registry,
+            routers=support_routers(support, settings),
+            http_routers=[
+                api_router(support, customers),
+                console_router(settings, support, customers, tokens, metrics, pages),
+            ],
+            readiness={"mongodb": lambda: ping(mongo)},
+            store_setup={"indexes": lambda: create_indexes(db)},
+            loops=[lambda: sweep_forever(support, settings.sweep_interval_seconds)],
+            close=[zendesk.aclose, mongo.close],
+            openapi=True,
+        ),
     )
 
     @app.middleware("http")
@@ -101,8 +107,5 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return login_page(request, pages, exc.next_path, None, 401)
 
-    app.include_router(api_router(store, service))
-    app.include_router(console_router(settings, store, service, tokens, metrics, pages))
-    app.state.service = service
-    app.state.broker = broker
+    app.state.support = support
     return app

@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from faststream.kafka import KafkaBroker
 
@@ -15,8 +14,9 @@ from libs.runtime.broker import key
 from libs.runtime.http import ApiError
 from libs.runtime.logging import email_hash, get_logger
 
+from . import steps
 from .metrics import SupportMetrics
-from .store import FAILED, REPLAYABLE, SupportStore
+from .ports import FAILED, REPLAYABLE, FailedSteps, Step, step_id
 
 log = get_logger()
 
@@ -31,16 +31,15 @@ class Replayed:
     replay_id: str
 
 
-#: how long to leave Zendesk alone after a 429: its Retry-After, within these bounds
 class Replays:
     def __init__(
         self,
-        store: SupportStore,
+        failed_steps: FailedSteps,
         broker: KafkaBroker,
         metrics: SupportMetrics,
         integrations: list[str],
     ) -> None:
-        self.store = store
+        self.steps = failed_steps
         self.broker = broker
         self.metrics = metrics
         self.integrations = integrations
@@ -55,7 +54,7 @@ class Replays:
 
     async def replay_one(self, integration: str, event_id: str) -> Replayed:
         self.check_integration(integration)
-        step = await self.store.get_step(integration, event_id)
+        step = await self.steps.get(step_id(integration, event_id))
         if step is None:
             raise ApiError(
                 404, "step_not_found", f"no failed {integration} step for event {event_id}"
@@ -72,11 +71,11 @@ class Replays:
 
     async def replayable_in_window(
         self, integration: str, since: datetime, until: datetime
-    ) -> list[dict[str, Any]]:
+    ) -> list[Step]:
         self.check_integration(integration)
         if until <= since:
             raise ApiError(422, "invalid_window", "`until` must be after `since`")
-        return await self.store.list_failures(
+        return await self.steps.listed(
             integration=integration,
             since=since,
             until=until,
@@ -92,7 +91,7 @@ class Replays:
         steps.sort(key=lambda s: s["failed_at"])
         return [await self._replay(step, "window") for step in steps]
 
-    async def _replay(self, step: dict[str, Any], scope: str) -> Replayed:
+    async def _replay(self, step: Step, scope: str) -> Replayed:
         replay_id = "rpl_" + secrets.token_hex(8)
         event = CustomerEvent.model_validate(step["event"]).model_copy(
             update={"replay_id": replay_id}
@@ -104,7 +103,7 @@ class Replays:
             key=key(event.customer_id),
             headers={"content-type": "application/json", "event_id": event.event_id},
         )
-        await self.store.mark_replayed(step, replay_id)
+        await steps.mark_replayed(self.steps, step, replay_id)
         self.metrics.replays.labels(name, scope).inc()
         log.info(
             "step_replayed",

@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.ingest.canonical import CanonicalCustomer
+from services.ingest.read_model import CustomerReadModel
+
 from .incidents import Incident, IncidentRecord
-from .store import REPLAYABLE, SupportStore
+from .ports import REPLAYABLE, FailedSteps, IncidentRecords
 from .tickets import integration_name
 
 
@@ -24,24 +27,39 @@ def sort_key(value: str | None) -> str:
     return value or "9999"
 
 
-def customer_summary(doc: dict[str, Any]) -> dict[str, Any]:
+def customer_summary(customer: CanonicalCustomer) -> dict[str, Any]:
     return {
-        "customer_id": doc["_id"],
-        "email": doc.get("email"),
-        "name": doc.get("name"),
-        "lifecycle": doc.get("lifecycle"),
-        "needs_support": bool(doc.get("needs_support")),
-        "stripe_customer_id": doc.get("stripe_customer_id"),
+        "customer_id": customer.customer_id,
+        "email": customer.email,
+        "name": customer.name,
+        "lifecycle": customer.lifecycle.value,
+        "needs_support": customer.needs_support,
+        "stripe_customer_id": customer.stripe_customer_id,
     }
 
 
-async def search(store: SupportStore, q: str) -> list[dict[str, Any]]:
-    ids = await store.find_customer_ids(q)
+async def find_customer_ids(
+    customers: CustomerReadModel, failed_steps: FailedSteps, q: str
+) -> list[str]:
+    """Ingest's lookups, then support's own: an event id that only a failed step knows
+    (an event ingest no longer holds, say)."""
+    found = await customers.find_customer_ids(q)
+    q = q.strip()
+    if not found and "@" not in q:
+        step = await failed_steps.of_event(q)
+        if step is not None:
+            found.append(str(step["customer_id"]))
+    return found
+
+
+async def search(
+    customers: CustomerReadModel, failed_steps: FailedSteps, q: str
+) -> list[dict[str, Any]]:
     found = []
-    for customer_id in ids:
-        doc = await store.customer(customer_id)
-        if doc is not None:
-            found.append(customer_summary(doc))
+    for customer_id in await find_customer_ids(customers, failed_steps, q):
+        customer = await customers.customer(customer_id)
+        if customer is not None:
+            found.append(customer_summary(customer))
     return found
 
 
@@ -93,10 +111,10 @@ def incident_view(record: IncidentRecord, incident: Incident) -> dict[str, Any]:
     }
 
 
-async def tickets(store: SupportStore) -> list[dict[str, Any]]:
+async def tickets(incidents: IncidentRecords) -> list[dict[str, Any]]:
     found = [
         incident_view(record, incident)
-        for record in await store.records_with_tickets()
+        for record in await incidents.with_tickets()
         for incident in record.incidents
         if incident.ticket_id is not None
     ]
@@ -105,13 +123,13 @@ async def tickets(store: SupportStore) -> list[dict[str, Any]]:
 
 
 async def failures(
-    store: SupportStore,
+    failed_steps: FailedSteps,
     integration: str | None,
     since: datetime | None,
     until: datetime | None,
     status: str | None,
 ) -> list[dict[str, Any]]:
-    docs = await store.list_failures(
+    docs = await failed_steps.listed(
         integration=integration,
         since=since,
         until=until,
