@@ -10,16 +10,16 @@ carries it.
 
 from __future__ import annotations
 
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaRouter
 
 from libs.contracts import SUPPORT_INCIDENTS, IncidentChanged, IncidentStatus
-from libs.runtime.consuming import CommitPolicy, consumer_router, decode_as
+from libs.runtime.consuming import decode_as
 from libs.runtime.logging import get_logger
 
 from .canonical import CanonicalCustomer
+from .consumers import ingest_consumer, subscriber_options
+from .customers import CustomerRepository
 from .settings import IngestSettings
-from .store import IngestStore
 
 log = get_logger()
 
@@ -35,39 +35,35 @@ def apply_incident(customer: CanonicalCustomer, change: IncidentChanged) -> Cano
     return customer.model_copy(update={"open_incidents": open_ids, "needs_support": bool(open_ids)})
 
 
-async def record_incident(store: IngestStore, change: IncidentChanged) -> None:
-    written = await store.update_customer(
-        change.customer_id, lambda customer: apply_incident(customer, change)
+async def record_incident(change: IncidentChanged, customers: CustomerRepository) -> None:
+    updated = await customers.update(
+        change.customer_id, lambda customer: apply_incident(customer, change) if customer else None
     )
-    if written is None:
+    if updated.before is None:
         log.warning("incident_for_unknown_customer", customer_id=change.customer_id)
         return
-    before, after = written
-    if after != before:
+    if updated.after != updated.before:
         log.info(
             "needs_support_changed",
             customer_id=change.customer_id,
             integration=change.integration,
             incident_id=change.incident_id,
-            needs_support=after.needs_support,
+            needs_support=updated.after.needs_support if updated.after else None,
         )
 
 
-def subscribe_incidents(broker: KafkaBroker, store: IngestStore, settings: IngestSettings) -> None:
-    router = consumer_router(CommitPolicy(kind=SUPPORT_INCIDENTS))
-    group = f"{settings.kafka_group_prefix}-ingest-incidents"
+def incidents_router(settings: IngestSettings, customers: CustomerRepository) -> KafkaRouter:
+    router, group = ingest_consumer(settings, SUPPORT_INCIDENTS, "incidents")
 
     @router.subscriber(
         SUPPORT_INCIDENTS,
-        group_id=group,
-        ack_policy=AckPolicy.MANUAL,
-        auto_offset_reset="earliest",
+        **subscriber_options(group),
         decoder=decode_as(IncidentChanged),
         title=f"ingest:{SUPPORT_INCIDENTS}",
         description=f"Consumer group `{group}`: ingest marks a customer `needs_support` while "
         "an incident is open.",
     )
     async def on_incident_changed(change: IncidentChanged) -> None:
-        await record_incident(store, change)
+        await record_incident(change, customers)
 
-    broker.include_router(router)
+    return router

@@ -11,30 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
-
-from libs.runtime.logging import get_logger
-from libs.runtime.mongo import DUPLICATE_KEY
-
-Document = dict[str, Any]
-
-log = get_logger()
+from .event_log import Document, EventLog
 
 
 class EventIntake:
-    def __init__(
-        self,
-        events: AsyncCollection[Document],
-        unfinished: AsyncCollection[Document],
-        *,
-        max_batch: int = 500,
-    ) -> None:
+    def __init__(self, events: EventLog, *, max_batch: int = 500) -> None:
         self.events = events
-        #: one small marker per event not yet published: what the relay scans (see store.py)
-        self.unfinished = unfinished
         self.max_batch = max_batch
         self._pending: list[tuple[Document, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
@@ -65,49 +48,14 @@ class EventIntake:
                 await self._flush(batch)
 
     async def _flush(self, batch: list[tuple[Document, asyncio.Future[bool]]]) -> None:
-        failed: dict[int, BaseException] = {}
-        duplicates: set[int] = set()
         try:
-            # The marker first: an event stored without one would be invisible to the relay,
-            # while a marker without its event (the insert below failed) is dropped by it.
-            await insert_ignoring_duplicates(
-                self.unfinished,
-                [{"_id": doc["_id"], "received_at": doc["received_at"]} for doc, _ in batch],
-            )
-            await self.events.insert_many([doc for doc, _ in batch], ordered=False)
-        except BulkWriteError as exc:
-            for error in exc.details.get("writeErrors", []):
-                if error.get("code") == DUPLICATE_KEY:
-                    duplicates.add(error["index"])
-                else:
-                    failed[error["index"]] = exc
+            added = await self.events.add([doc for doc, _ in batch])
         except Exception as exc:  # the store is unreachable: every request in the batch fails
-            failed = dict.fromkeys(range(len(batch)), exc)
-        for index, (_, done) in enumerate(batch):
+            added = [exc] * len(batch)
+        for outcome, (_, done) in zip(added, batch, strict=True):
             if done.done():  # the request went away (client disconnected)
                 continue
-            if index in failed:
-                done.set_exception(failed[index])
+            if isinstance(outcome, Exception):
+                done.set_exception(outcome)
             else:
-                done.set_result(index not in duplicates)
-        if duplicates:
-            await self._count_redeliveries([batch[i][0]["_id"] for i in duplicates])
-
-    async def _count_redeliveries(self, event_ids: list[str]) -> None:
-        try:
-            await self.events.update_many({"_id": {"$in": event_ids}}, {"$inc": {"deliveries": 1}})
-        except Exception:  # a lost count is not worth failing anyone's request over
-            log.warning("redelivery_count_failed", events=len(event_ids))
-
-
-async def insert_ignoring_duplicates(
-    collection: AsyncCollection[Document], documents: list[Document]
-) -> None:
-    """Insert many; documents whose `_id` is already there are left as they are."""
-    if not documents:
-        return
-    try:
-        await collection.insert_many(documents, ordered=False)
-    except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise
+                done.set_result(outcome)

@@ -1,6 +1,6 @@
 """The outbox relay: finishes what the request path left unfinished.
 
-Runs in every ingest replica; a lease on each event record keeps two relays off the same event.
+Runs in every ingest replica; a lease on each event's marker keeps two relays off the same event.
 An event still `received` (crash, error, or a full queue before it was applied) goes back to the
 apply stage; one `applied` but not `published` (Kafka was down) is published. A message may so
 be published twice, which the workers' version check makes harmless; never zero times.
@@ -17,10 +17,9 @@ from libs.runtime.lifecycle import when_store_reachable
 from libs.runtime.logging import get_logger
 
 from .apply_stage import ApplyStage
+from .event_log import APPLIED, RECEIVED, EventLog
 from .metrics import IngestMetrics
-from .service import IngestService
-from .store import IngestStore
-from .unfinished import APPLIED, RECEIVED
+from .outbox import OutboxPublisher
 
 log = get_logger()
 
@@ -28,23 +27,23 @@ log = get_logger()
 class OutboxRelay:
     def __init__(
         self,
-        service: IngestService,
-        store: IngestStore,
-        metrics: IngestMetrics,
         stage: ApplyStage,
+        events: EventLog,
+        publisher: OutboxPublisher,
+        metrics: IngestMetrics,
         *,
         after_seconds: float,
         interval_seconds: float,
         sweep_seconds: float = 10.0,
     ) -> None:
-        self.service, self.store, self.metrics, self.stage = service, store, metrics, stage
+        self.stage, self.events, self.publisher, self.metrics = stage, events, publisher, metrics
         self.after = timedelta(seconds=after_seconds)
         self.lease = timedelta(seconds=max(10.0, after_seconds * 2))
         self.interval = interval_seconds
         self.sweep = sweep_seconds
 
     async def run_forever(self) -> None:
-        """A pass every `interval` while something is known to be left over (a failed publish or
+        """A pass every `interval` while the stage says work is left (a failed publish or
         apply, a full queue), else one every `sweep` for what a crash left. Passes are rationed
         because finding unfinished events is a query by status, which FerretDB/SQLite answers
         with a scan of the whole event collection."""
@@ -52,15 +51,14 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         await self._backfill()
         while True:
-            if self.service.unfinished_hint or loop.time() - last >= self.sweep:
-                self.service.unfinished_hint = False
+            if self.stage.work_left.take() or loop.time() - last >= self.sweep:
                 last = loop.time()
                 try:
                     await self.run_once()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    self.service.unfinished_hint = True
+                    self.stage.work_left.note()
                     log.exception("relay_pass_failed")
             await asyncio.sleep(self.interval)
 
@@ -69,7 +67,7 @@ class OutboxRelay:
         retried until the store answers)."""
 
         async def backfill() -> None:
-            if count := await self.store.backfill_unfinished():
+            if count := await self.events.backfill_unfinished():
                 log.info("relay_backfilled", events=count)
 
         await when_store_reachable(backfill, "relay_backfill")
@@ -79,11 +77,11 @@ class OutboxRelay:
         # While the stage has a queue, whatever is `received` is most likely in it; stragglers
         # (a crash, a full queue) are looked for once it has caught up.
         if self.stage.queued:
-            self.service.unfinished_hint = True
+            self.stage.work_left.note()
             await self.update_gauges()
             return 0
-        events, orphans = await self.store.claim_unfinished(self.after, self.lease, limit)
-        await self.store.clear_unfinished(orphans)
+        events, orphans = await self.events.claim_unfinished(self.after, self.lease, limit)
+        await self.events.clear_unfinished(orphans)
         finished = 0
         for doc in (d for d in events if d["status"] == RECEIVED):
             if not self.stage.submit(doc["_id"], json.loads(doc["raw"])):
@@ -92,20 +90,20 @@ class OutboxRelay:
         applied = [(d["_id"], d["outbox"]) for d in events if d["status"] == APPLIED]
         for start in range(0, len(applied), 100):
             chunk = applied[start : start + 100]
-            results = await self.service.publish_many(chunk, path="relay")
-            await self.store.mark_published(
+            results = await self.publisher.publish_many(chunk, path="relay")
+            await self.events.mark_published(
                 [eid for (eid, _), ok in zip(chunk, results, strict=True) if ok]
             )
             finished += sum(results)
             if not all(results):
-                break  # Kafka is down: `publish` set the hint, so the next pass comes soon
+                break  # Kafka is down: the publisher noted work left, the next pass comes soon
         if len(events) + len(orphans) >= limit:
-            self.service.unfinished_hint = True  # a full page: there is more
+            self.stage.work_left.note()  # a full page: there is more
         await self.update_gauges()
         return finished
 
     async def update_gauges(self) -> None:
-        count, oldest = await self.store.backlog()
+        count, oldest = await self.events.backlog()
         self.metrics.outbox_backlog.set(count)
         age = (now() - oldest).total_seconds() if oldest else 0.0
         self.metrics.outbox_oldest_age.set(max(age, 0.0))

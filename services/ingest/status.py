@@ -13,8 +13,8 @@ from libs.contracts import Lifecycle
 from libs.runtime.http import ApiError
 
 from .canonical import next_step, step_of
+from .customers import CustomerRepository
 from .settings import IngestSettings
-from .store import IngestStore
 
 
 class IntegrationView(BaseModel):
@@ -47,7 +47,7 @@ def check_bearer(authorization: str | None, tokens: list[str]) -> None:
         raise ApiError(401, "unauthorized", "the token is not valid")
 
 
-def status_router(settings: IngestSettings, store: IngestStore) -> APIRouter:
+def status_router(settings: IngestSettings, customers: CustomerRepository) -> APIRouter:
     router = APIRouter()
     tokens = [t.get_secret_value() for t in settings.app_tokens]
     enabled = settings.enabled_integrations
@@ -66,7 +66,7 @@ def status_router(settings: IngestSettings, store: IngestStore) -> APIRouter:
         authorization: Annotated[str | None, Header()] = None,
     ) -> CustomerStatus:
         check_bearer(authorization, tokens)
-        customer = await store.find_by_email(email)
+        customer = await customers.find_by_email(email)
         if customer is None:
             raise ApiError(404, "customer_not_found", "no customer is known with this email")
         steps = {name: step_of(customer, name) for name in enabled}

@@ -12,7 +12,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from libs.contracts import CUSTOMER_EVENTS, CustomerEvent, Lifecycle
-from services.ingest.service import IngestService
+
+from .conftest import IngestOnStack as IngestService
 
 pytestmark = pytest.mark.integration
 
@@ -71,15 +72,15 @@ async def test_one_event_delivered_five_times_concurrently_has_one_effect(
 
     assert sorted(r.duplicate for r in results) == [False, True, True, True, True]
     await service.drain()
-    customer = await service.store.find_by_email(email.lower())
+    customer = await service.customers.find_by_email(email.lower())
     assert customer is not None
     assert customer.lifecycle is Lifecycle.PAID
     assert customer.version == 1
-    assert await service.store.customers.count_documents({"email_lower": email.lower()}) == 1
+    assert await service.customers.collection.count_documents({"email_lower": email.lower()}) == 1
     await service.drain()
     published = await read_events(kafka_bootstrap, customer.customer_id)
     assert [(e.version, e.lifecycle) for e in published] == [(1, Lifecycle.PAID)]
-    record = await service.store.get_event(results[0].event_id)
+    record = await service.events.get(results[0].event_id)
     assert record is not None
     assert record["status"] == "published"
 
@@ -108,10 +109,10 @@ async def test_an_older_event_is_recorded_but_does_not_move_the_customer(
     late = await service.accept(json.dumps(failed).encode())
     await service.drain()
 
-    found = await service.store.find_by_email(email)
+    found = await service.customers.find_by_email(email)
     assert found is not None
     assert found.lifecycle is Lifecycle.PAID
     assert found.version == 1
-    record = await service.store.get_event(late.event_id)
+    record = await service.events.get(late.event_id)
     assert record is not None
     assert record["outcome"] == "stale"

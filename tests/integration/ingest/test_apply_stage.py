@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from libs.contracts import Lifecycle
-from services.ingest.service import IngestService
 
+from .conftest import IngestOnStack as IngestService
 from .test_accept import checkout_event
 
 pytestmark = pytest.mark.integration
@@ -46,10 +46,10 @@ async def test_many_customers_in_one_batch_each_get_one_record(service: IngestSe
         service, [checkout_event(e, f"cus_{uuid.uuid4().hex[:14]}", 1_700_000_000) for e in emails]
     )
     for email in emails:
-        customer = await service.store.find_by_email(email)
+        customer = await service.customers.find_by_email(email)
         assert customer is not None, email
         assert (customer.lifecycle, customer.version) == (Lifecycle.PAID, 1)
-    records = service.store.events.find(
+    records = service.events.events.find(
         {"status": {"$ne": "published"}, "type": "checkout.session.completed"}
     )
     assert [r["_id"] async for r in records if r.get("customer_id") is None] == []
@@ -66,13 +66,13 @@ async def test_events_of_one_customer_in_one_batch_apply_in_time_order(
     newer_failure = invoice_failed(email, stripe_id, created=1_700_000_200)
     await accept_all(service, [paid, late_failure, newer_failure])
 
-    customer = await service.store.find_by_email(email)
+    customer = await service.customers.find_by_email(email)
     assert customer is not None
     assert customer.lifecycle is Lifecycle.PAST_DUE
     assert customer.version == 2  # lead→paid, paid→past_due; the stale one moved nothing
-    assert await service.store.customers.count_documents({"email_lower": email}) == 1
+    assert await service.customers.collection.count_documents({"email_lower": email}) == 1
     outcomes = {
-        e["id"]: (await service.store.get_event(e["id"]) or {}).get("outcome")
+        e["id"]: (await service.events.get(e["id"]) or {}).get("outcome")
         for e in (paid, late_failure, newer_failure)
     }
     assert outcomes == {
@@ -87,25 +87,25 @@ async def test_a_customer_written_by_someone_else_meanwhile_is_redone_not_overwr
 ) -> None:
     email, stripe_id = f"cas.{uuid.uuid4().hex[:8]}@example.com", f"cus_{uuid.uuid4().hex[:14]}"
     await accept_all(service, [checkout_event(email, stripe_id, created=1_700_000_000)])
-    before = await service.store.find_by_email(email)
+    before = await service.customers.find_by_email(email)
     assert before is not None
 
     # Another writer moves the record between this batch's read and its write.
-    real_load = service.store.load_customers
+    real_load = service.customers.get_many
 
-    async def load_then_interfere(ids: set[str]) -> Any:
+    async def load_then_interfere(ids: Any) -> Any:
         loaded = await real_load(ids)
-        current = await service.store.load_customer(before.customer_id)
-        assert current is not None
-        await service.store.save_customer(current, current.model_copy(update={"name": "Other"}))
-        service.store.load_customers = real_load  # type: ignore[method-assign]
+        await service.customers.update(
+            before.customer_id, lambda c: c.model_copy(update={"name": "Other"}) if c else None
+        )
+        service.customers.get_many = real_load  # type: ignore[method-assign]
         return loaded
 
-    service.store.load_customers = load_then_interfere  # type: ignore[method-assign]
+    service.customers.get_many = load_then_interfere  # type: ignore[method-assign,assignment]
     failure = invoice_failed(email, stripe_id, created=1_700_000_500)
     await accept_all(service, [failure])
 
-    after = await service.store.find_by_email(email)
+    after = await service.customers.find_by_email(email)
     assert after is not None
     assert after.lifecycle is Lifecycle.PAST_DUE  # the batch's change landed, through the redo
     assert after.name == "Other"  # and the other writer's change was not overwritten

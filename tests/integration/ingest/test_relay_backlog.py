@@ -15,12 +15,11 @@ from pymongo import AsyncMongoClient, monitoring
 
 from libs.contracts import Lifecycle
 from libs.runtime.clock import now
-from services.ingest.apply_stage import ApplyStage
+from services.ingest.event_log_mongo import MongoEventLog
 from services.ingest.metrics import IngestMetrics
 from services.ingest.relay import OutboxRelay
-from services.ingest.service import IngestService
-from services.ingest.store import IngestStore
 
+from .conftest import IngestOnStack as IngestService
 from .test_accept import checkout_event
 
 pytestmark = pytest.mark.integration
@@ -59,29 +58,27 @@ async def test_a_backlog_is_claimed_a_page_per_pass_and_drains_completely(
     service: IngestService, mongo_db: Any, mongodb_uri: str
 ) -> None:
     # Leave BACKLOG accepted events `received`, with their markers, as an outage would.
-    real_stage = service.stage
-    service.stage = Paused()
+    real_stage = service.ingest.stage
+    service.ingest.service.stage = Paused()  # type: ignore[assignment]
     emails = [f"backlog.{i}.{uuid.uuid4().hex[:6]}@example.com" for i in range(BACKLOG)]
     for email in emails:
         event = checkout_event(email, f"cus_{uuid.uuid4().hex[:14]}", 1_700_000_000)
         await service.accept(json.dumps(event).encode())
-    await service.store.unfinished.update_many(
+    await service.events.unfinished.update_many(
         {}, {"$set": {"received_at": now() - timedelta(minutes=1)}}
     )
-    assert (await service.store.backlog())[0] == BACKLOG
+    assert (await service.events.backlog())[0] == BACKLOG
 
     counter = CommandCounter()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         mongodb_uri, tz_aware=True, event_listeners=[counter]
     )
     try:
-        store = IngestStore(client[mongo_db.name])
-        assert isinstance(real_stage, ApplyStage)
         relay = OutboxRelay(
-            service,
-            store,
-            IngestMetrics(CollectorRegistry()),
             real_stage,
+            MongoEventLog(client[mongo_db.name]),
+            service.publisher,
+            IngestMetrics(CollectorRegistry()),
             after_seconds=1,
             interval_seconds=0.1,
         )
@@ -104,10 +101,10 @@ async def test_a_backlog_is_claimed_a_page_per_pass_and_drains_completely(
     finally:
         await client.close()
 
-    assert (await service.store.backlog())[0] == 0
-    left = service.store.events.find({"status": {"$ne": "published"}})
+    assert (await service.events.backlog())[0] == 0
+    left = service.events.events.find({"status": {"$ne": "published"}})
     assert [doc["_id"] async for doc in left] == []
     for email in emails[:: BACKLOG // 10]:
-        customer = await service.store.find_by_email(email)
+        customer = await service.customers.find_by_email(email)
         assert customer is not None
         assert (customer.lifecycle, customer.version) == (Lifecycle.PAID, 1)

@@ -13,8 +13,8 @@ import pytest
 
 from libs.contracts import Lifecycle, SyncOutcome, SyncResult
 from services.ingest.canonical import step_of
-from services.ingest.service import IngestService
 
+from .conftest import IngestOnStack as IngestService
 from .test_accept import checkout_event
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,7 @@ async def test_a_batch_of_outcomes_lands_whole_and_a_redelivery_changes_nothing(
         event = checkout_event(email, f"cus_{uuid.uuid4().hex[:14]}", 1_700_000_000)
         await service.accept(json.dumps(event).encode())
     await service.drain()
-    customers = [await service.store.find_by_email(e) for e in emails]
+    customers = [await service.customers.find_by_email(e) for e in emails]
     ids = [c.customer_id for c in customers if c is not None]
     assert len(ids) == len(emails)
 
@@ -55,7 +55,7 @@ async def test_a_batch_of_outcomes_lands_whole_and_a_redelivery_changes_nothing(
         batch += [result(cid, name, SyncOutcome.SYNCED) for name in ENABLED]
     await service.record_results(batch, ENABLED)
     for cid in ids:
-        customer = await service.store.load_customer(cid)
+        customer = await service.customers.get(cid)
         assert customer is not None
         assert customer.lifecycle is Lifecycle.ACTIVE  # every integration confirmed version 1
         recorded = {n: (s.status, s.version) for n, s in customer.integrations.items()}
@@ -63,9 +63,9 @@ async def test_a_batch_of_outcomes_lands_whole_and_a_redelivery_changes_nothing(
         # the `active` follow-up (version 2) is published: each step is queued for it
         assert {step_of(customer, n).reason for n in ENABLED} == {"queued"}
 
-    before = {cid: await service.store.load_customer(cid) for cid in ids}
+    before = {cid: await service.customers.get(cid) for cid in ids}
     await service.record_results(batch, ENABLED)  # redelivered
-    after = {cid: await service.store.load_customer(cid) for cid in ids}
+    after = {cid: await service.customers.get(cid) for cid in ids}
     assert {c: (x.lifecycle, x.version) for c, x in after.items() if x} == {
         c: (x.lifecycle, x.version) for c, x in before.items() if x
     }
@@ -76,7 +76,7 @@ async def confirmed_customer(service: IngestService) -> str:
     event = checkout_event(email, f"cus_{uuid.uuid4().hex[:14]}", 1_700_000_000)
     await service.accept(json.dumps(event).encode())
     await service.drain()
-    customer = await service.store.find_by_email(email)
+    customer = await service.customers.find_by_email(email)
     assert customer is not None
     return customer.customer_id
 
@@ -91,18 +91,18 @@ async def test_a_redelivered_batch_publishes_a_confirmation_a_crash_cut_short(
         raise ConnectionError("killed between the customer's write and the confirmation")
 
     with monkeypatch.context() as patch:
-        patch.setattr(service, "_publish_internal", crash)
+        patch.setattr(service.publisher, "publish_internal", crash)
         with pytest.raises(ConnectionError):
             await service.record_results(batch, ENABLED)
-    customer = await service.store.load_customer(cid)
+    customer = await service.customers.get(cid)
     assert customer is not None
     assert customer.lifecycle is Lifecycle.ACTIVE  # written; its `active` event is not
-    assert await service.store.get_event(f"sb_{cid}_v{customer.version}") is None
+    assert await service.events.get(f"sb_{cid}_v{customer.version}") is None
 
     await service.record_results(batch, ENABLED)  # the batch, redelivered
-    assert await service.store.get_event(f"sb_{cid}_v{customer.version}") is not None
+    assert await service.events.get(f"sb_{cid}_v{customer.version}") is not None
     await service.record_results(batch, ENABLED)  # and again: still one, nothing changes
-    again = await service.store.load_customer(cid)
+    again = await service.customers.get(cid)
     assert again is not None
     assert (again.lifecycle, again.version) == (Lifecycle.ACTIVE, customer.version)
 
@@ -112,18 +112,19 @@ async def test_a_confirmation_is_published_when_a_later_write_made_ours_look_los
 ) -> None:
     cid = await confirmed_customer(service)
     batch = [result(cid, name, SyncOutcome.SYNCED) for name in ENABLED]
-    save = service.store.save_customers
+    collection = service.customers.collection
+    bulk_write = collection.bulk_write
 
-    async def save_then_another_writer(pairs: list[Any]) -> set[str]:
-        await save(pairs)  # ours wins...
-        bump = await service.store.load_customer(cid)
-        assert bump is not None
-        await service.store.save_customer(bump, bump.model_copy(update={"needs_support": True}))
-        return {cid}  # ...and a write right after it makes the check call ours lost
+    async def write_then_another_writer(*args: Any, **kwargs: Any) -> Any:
+        written = await bulk_write(*args, **kwargs)  # ours wins...
+        await service.customers.update(
+            cid, lambda c: c.model_copy(update={"needs_support": True}) if c else None
+        )
+        return written  # ...and a write right after it makes the check call ours lost
 
-    monkeypatch.setattr(service.store, "save_customers", save_then_another_writer)
+    monkeypatch.setattr(collection, "bulk_write", write_then_another_writer)
     await service.record_results(batch, ENABLED)
-    customer = await service.store.load_customer(cid)
+    customer = await service.customers.get(cid)
     assert customer is not None
     assert customer.lifecycle is Lifecycle.ACTIVE
-    assert await service.store.get_event(f"sb_{cid}_v{customer.version}") is not None
+    assert await service.events.get(f"sb_{cid}_v{customer.version}") is not None

@@ -1,0 +1,170 @@
+"""The customer aggregate's port: the canonical customer, written only by compare-and-set
+(`update`/`update_many` of `libs.runtime.repository`), and its identities, the insert-once
+claims (`email:…`, `stripe:…`, see `libs.contracts.identity`) that say which customer an email
+or a Stripe customer is.
+
+`MongoCustomers` is the PyMongo adapter, `InMemoryCustomers` the fake; both keep the customer
+through the same codec, so a fake holds exactly what the store would.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from libs.contracts.identity import email_key
+from libs.runtime.clock import now
+from libs.runtime.mongo import DUPLICATE_KEY
+from libs.runtime.repository import (
+    Change,
+    InMemoryRepository,
+    MongoRepository,
+    Repository,
+    Updated,
+)
+
+from .canonical import CanonicalCustomer
+
+Document = dict[str, Any]
+#: what a batch read, by customer id; each record carries the `revision` it was read at
+Read = Mapping[str, CanonicalCustomer]
+
+
+def new_customer_id() -> str:
+    return "cust_" + secrets.token_hex(10)
+
+
+class CustomerCodec:
+    def to_document(self, value: CanonicalCustomer) -> Document:
+        fields = value.model_dump(mode="python", exclude={"customer_id", "revision"})
+        # `email_lower` is what the indexes and support's lookups use
+        fields.update(email_lower=value.email.lower(), updated_at=now())
+        return fields
+
+    def from_document(self, document: Document) -> CanonicalCustomer:
+        return CanonicalCustomer.model_validate(document)
+
+
+class CustomerRepository(Repository[CanonicalCustomer], Protocol):
+    async def update_many(
+        self, changes: Mapping[str, Change[CanonicalCustomer]], read: Read | None = None
+    ) -> dict[str, Updated[CanonicalCustomer]]:
+        """`read`: the records as this batch already read them (`get_many`), so they are not
+        read a second time; a record written by someone since loses its write and is redone."""
+        ...
+
+    async def find(self, keys: Iterable[str]) -> dict[str, str]:
+        """The owners of those identity keys that have one (one read)."""
+        ...
+
+    async def claim(self, owners: Mapping[str, str]) -> dict[str, str]:
+        """Point each key at its customer unless it already points somewhere (insert-once);
+        return each key's owner as it now stands."""
+        ...
+
+    async def move(self, old_key: str, new_key: str, customer_id: str) -> None:
+        """An email change: the new key points at the customer, the old one no longer."""
+        ...
+
+    async def find_by_email(self, email: str) -> CanonicalCustomer | None: ...
+
+
+#: the records `MongoCustomers.update_many` was handed, for its one read to use
+_handed_read: ContextVar[Read | None] = ContextVar("handed_read", default=None)
+
+
+class MongoCustomers(MongoRepository[CanonicalCustomer]):
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        super().__init__(db["customers"], CustomerCodec())
+        self.identities = db["identities"]
+
+    async def create_indexes(self) -> None:
+        await self.collection.create_index([("email_lower", 1)])
+        await self.collection.create_index([("stripe_customer_id", 1)])
+        # Records written before the repository kept them at revision 0, which it takes for
+        # "not there yet" (it would insert, and never win): start them at 1. Once a start.
+        await self.collection.update_many(
+            {"$or": [{"revision": 0}, {"revision": {"$exists": False}}]},
+            {"$set": {"revision": 1}},
+        )
+
+    async def update_many(
+        self, changes: Mapping[str, Change[CanonicalCustomer]], read: Read | None = None
+    ) -> dict[str, Updated[CanonicalCustomer]]:
+        token = _handed_read.set(read)
+        try:
+            return await super().update_many(changes)
+        finally:
+            _handed_read.reset(token)
+
+    async def _read_many(
+        self, record_ids: Iterable[str]
+    ) -> dict[str, tuple[CanonicalCustomer, int]]:
+        read = _handed_read.get()
+        if read is None:
+            return await super()._read_many(record_ids)
+        # what the batch read: a record it did not find is taken as not there (a new one)
+        return {i: (c, c.revision) for i in record_ids if (c := read.get(i)) is not None}
+
+    async def find(self, keys: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        found = self.identities.find({"_id": {"$in": wanted}}, batch_size=len(wanted))
+        return {str(doc["_id"]): str(doc["customer_id"]) async for doc in found}
+
+    async def claim(self, owners: Mapping[str, str]) -> dict[str, str]:
+        if not owners:
+            return {}
+        t = now()
+        docs = [{"_id": k, "customer_id": c, "at": t} for k, c in owners.items()]
+        try:
+            await self.identities.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            held = await self.find(docs[e["index"]]["_id"] for e in errors)
+            return {**owners, **held}
+        return dict(owners)
+
+    async def move(self, old_key: str, new_key: str, customer_id: str) -> None:
+        await self.identities.update_one(
+            {"_id": new_key}, {"$set": {"customer_id": customer_id, "at": now()}}, upsert=True
+        )
+        await self.identities.delete_one({"_id": old_key, "customer_id": customer_id})
+
+    async def find_by_email(self, email: str) -> CanonicalCustomer | None:
+        owner = (await self.find([email_key(email)])).get(email_key(email))
+        return await self.get(owner) if owner else None
+
+
+class InMemoryCustomers(InMemoryRepository[CanonicalCustomer]):
+    def __init__(self) -> None:
+        super().__init__(CustomerCodec())
+        self.identities: dict[str, str] = {}
+
+    async def update_many(
+        self, changes: Mapping[str, Change[CanonicalCustomer]], read: Read | None = None
+    ) -> dict[str, Updated[CanonicalCustomer]]:
+        return await super().update_many(changes)
+
+    async def find(self, keys: Iterable[str]) -> dict[str, str]:
+        return {k: self.identities[k] for k in set(keys) if k in self.identities}
+
+    async def claim(self, owners: Mapping[str, str]) -> dict[str, str]:
+        return {k: self.identities.setdefault(k, c) for k, c in owners.items()}
+
+    async def move(self, old_key: str, new_key: str, customer_id: str) -> None:
+        self.identities[new_key] = customer_id
+        if self.identities.get(old_key) == customer_id:
+            del self.identities[old_key]
+
+    async def find_by_email(self, email: str) -> CanonicalCustomer | None:
+        owner = self.identities.get(email_key(email))
+        return await self.get(owner) if owner else None
