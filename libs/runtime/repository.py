@@ -118,7 +118,12 @@ class MongoRepository(Generic[T]):
             try:
                 await self.collection.insert_one({"_id": record_id, **self._fields(value, 1)})
             except DuplicateKeyError:
-                return False
+                # there, but written before records kept a revision (it read as 0): claim it
+                result = await self.collection.update_one(
+                    {"_id": record_id, REVISION: {"$exists": False}},
+                    {"$set": self._fields(value, 1)},
+                )
+                return result.matched_count == 1
             return True
         result = await self.collection.update_one(
             {"_id": record_id, REVISION: revision}, {"$set": self._fields(value, revision + 1)}

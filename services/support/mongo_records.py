@@ -10,7 +10,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from libs.runtime.repository import REVISION, MongoRepository
+from libs.runtime.repository import MongoRepository
 
 from .incidents import IncidentRecord
 from .ports import (
@@ -73,19 +73,6 @@ class MongoIncidentRecords(MongoRepository[IncidentRecord]):
 class MongoFailedSteps(MongoRepository[Step]):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         super().__init__(db["support_failures"], StepCodec())
-
-    async def _write(self, record_id: str, value: Step, revision: int) -> bool:
-        # Steps recorded before the repository have no `revision`: they read as revision 0,
-        # whose write is an insert that finds the record there. Claim such a record instead.
-        if await super()._write(record_id, value, revision):
-            return True
-        if revision != 0:
-            return False
-        result = await self.collection.update_one(
-            {"_id": record_id, REVISION: {"$exists": False}},
-            {"$set": self._fields(value, 1)},
-        )
-        return result.matched_count == 1
 
     async def listed(
         self,

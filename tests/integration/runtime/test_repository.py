@@ -124,3 +124,15 @@ async def test_a_record_that_never_stops_changing_raises_concurrent_update() -> 
     repo.interfere = lambda record_id: repo.put(record_id, Counter(count=99))
     with pytest.raises(ConcurrentUpdate):
         await repo.update("c1", bump("never"))
+
+
+async def test_a_record_written_before_revisions_were_kept_is_updated_once(mongo_db: Any) -> None:
+    """Records from before the repository have no `revision`: they read as revision 0 and are
+    claimed by the first update, whose compare-and-set then holds like any other."""
+    await mongo_db["counters"].insert_one({"_id": "legacy", "count": 5, "tags": ["old"]})
+    repo = MongoRepository(mongo_db["counters"], CounterCodec())
+    result = await repo.update("legacy", bump("new"))
+    assert result.after == Counter(count=6, tags=("old", "new"))
+    assert await repo.get("legacy") == Counter(count=6, tags=("old", "new"))
+    batch = await repo.update_many({"legacy": bump("newer")})
+    assert batch["legacy"].after == Counter(count=7, tags=("old", "new", "newer"))
