@@ -6,7 +6,8 @@ export UV_PYTHON_DOWNLOADS := never
 UV_VERSION := 0.13.9
 UV := .cache/uv/bin/uv
 PY := .venv/bin/python
-INFRA := deploy/local/infra.sh
+# The local launcher (deploy/local/README.md): infra, sandbox and services as plain processes.
+LAUNCHER := $(PY) -m deploy.local
 
 # The test infrastructure has its own ports and folder, so `make test` can run beside `make run`.
 TEST_ENV := SWITCHBOARD_LOCAL_RUN_DIR=.run/test SWITCHBOARD_LOCAL_KAFKA_PORT=19092 \
@@ -25,16 +26,16 @@ $(UV):
 
 venv: .venv/.synced
 
+# Kafka, FerretDB, the sandbox and the five services, supervised; Ctrl-C stops all of it.
 run: venv
-	@$(INFRA) start
-	@trap '$(INFRA) stop' EXIT INT TERM; $(PY) deploy/local/stack.py
+	@$(LAUNCHER) run
 
 test: venv
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check --quiet . && $(PY) -m mypy --no-error-summary
 	@$(MAKE) --no-print-directory deploy-check
-	@$(TEST_ENV) $(INFRA) reset >/dev/null
-	@trap '$(TEST_ENV) $(INFRA) stop' EXIT INT TERM; \
-	$(TEST_ENV) $(INFRA) start && \
+	@$(TEST_ENV) $(LAUNCHER) reset >/dev/null
+	@trap '$(TEST_ENV) $(LAUNCHER) stop' EXIT INT TERM; \
+	$(TEST_ENV) $(LAUNCHER) start && \
 	$(TEST_ENV) SWITCHBOARD_TEST_KAFKA=127.0.0.1:19092 \
 	SWITCHBOARD_TEST_MONGODB_URI='mongodb://127.0.0.1:27018/?directConnection=true&maxPoolSize=1' \
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -42,7 +43,7 @@ test: venv
 # Re-run some tests against the test infrastructure without lint or a reset; the infrastructure
 # stays up for the next run. A lock serializes runs, since they share the test ports.
 stack-test: venv
-	@mkdir -p .run && flock -o .run/stack-test.lock bash -c '$(TEST_ENV) $(INFRA) start >/dev/null && \
+	@mkdir -p .run && flock -o .run/stack-test.lock bash -c '$(TEST_ENV) $(LAUNCHER) start >/dev/null && \
 	$(TEST_ENV) SWITCHBOARD_TEST_KAFKA=127.0.0.1:19092 \
 	SWITCHBOARD_TEST_MONGODB_URI="mongodb://127.0.0.1:27018/?directConnection=true&maxPoolSize=1" \
 	$(PY) -m pytest $(PYTEST_ARGS)'
@@ -65,5 +66,5 @@ typecheck: venv
 	$(PY) -m mypy
 
 clean:
-	-$(INFRA) stop; $(TEST_ENV) $(INFRA) stop
+	-$(LAUNCHER) stop; $(TEST_ENV) $(LAUNCHER) stop
 	rm -rf .run

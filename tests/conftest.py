@@ -1,6 +1,6 @@
 """Shared fixtures. Integration and end-to-end tests need the real Kafka and FerretDB that
-`make test` starts (deploy/local/infra.sh); they fail, not skip, when those are missing, so a
-green run always means the real stack was exercised."""
+`make test` starts (`python -m deploy.local start`); they fail, not skip, when those are missing,
+so a green run always means the real stack was exercised."""
 
 from __future__ import annotations
 

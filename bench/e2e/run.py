@@ -28,10 +28,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "deploy" / "local"))
 
-from stack import Stack, default_specs  # noqa: E402
-
+from deploy.local.stack import Stack, default_specs  # noqa: E402
 from libs.contracts import SYNC_RESULTS, TOPIC_PARTITIONS  # noqa: E402
 from sandbox.stripe.webhook import encode, sign  # noqa: E402
 

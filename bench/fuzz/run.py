@@ -49,10 +49,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "deploy" / "local"))
 
-from stack import Stack, default_specs  # noqa: E402
-
+from deploy.local.stack import Stack, default_specs  # noqa: E402
 from sandbox.stripe.webhook import sign  # noqa: E402
 
 SECRET = "whsec_local_dev_only"

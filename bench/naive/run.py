@@ -30,14 +30,12 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "deploy" / "local"))
-
-from stack import ServiceSpec, Stack, default_specs  # noqa: E402
 
 from bench.naive.measure import Poller, judge  # noqa: E402
 from bench.naive.report import Row, markdown, plot, table, write_markdown  # noqa: E402
 from bench.naive.sender import StripeSender, last_send_at, worst_case_tail  # noqa: E402
 from bench.naive.workload import PHASES, Faults, Phase, build, schedule  # noqa: E402
+from deploy.local.stack import ServiceSpec, Stack, default_specs  # noqa: E402
 
 PORTS = {
     "sandbox": 26070,

@@ -3,7 +3,7 @@
 A step fires at a fraction of the planned sending time, so one schedule fits any run length;
 outages last fixed seconds. Kinds: `kill` (SIGKILL one Switchboard service; the stack's
 supervisor, or the runner itself, brings it back), `kafka` / `store` (stop Kafka or FerretDB
-with deploy/local/infra.sh, start them again after `seconds`), `sandbox` (a provider fault via
+with `python -m deploy.local`, start them again after `seconds`), `sandbox` (a provider fault via
 `POST /_sandbox/faults`: for `seconds`, or for its `count` requests). Every window actually
 observed (start to recovered) is recorded for the report and the plot.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
-INFRA = REPO / "deploy" / "local" / "infra.sh"
+INFRA = [sys.executable, "-m", "deploy.local"]  # the local launcher
 SERVICES = ("ingest", "circle_sync", "convertkit_sync", "crm_sync", "support")
 
 
@@ -110,7 +111,7 @@ CLEAR_AT = 0.88
 
 
 class Services(Protocol):
-    """What the runner needs from deploy/local/stack.py's Stack."""
+    """What the runner needs from deploy.local.stack's Stack."""
 
     def kill(self, name: str) -> None: ...
     def restart(self, name: str) -> None: ...
@@ -217,7 +218,8 @@ class FaultRunner:
 
     def _infra(self, command: str) -> None:
         done = subprocess.run(
-            [str(INFRA), command],
+            [*INFRA, command],
+            cwd=REPO,
             env=self.infra_env,
             capture_output=True,
             text=True,
@@ -225,7 +227,7 @@ class FaultRunner:
             check=False,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"infra.sh {command}: {done.stderr.strip()[-300:]}")
+            raise RuntimeError(f"deploy.local {command}: {done.stderr.strip()[-300:]}")
 
     async def _sandbox_fault(self, step: Step, window: Window) -> None:
         async with httpx.AsyncClient(timeout=30) as client:

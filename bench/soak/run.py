@@ -23,13 +23,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "deploy" / "local"))
-
-from stack import Stack, default_specs  # noqa: E402
 
 from bench.soak.faults import SCHEDULE_ENV  # noqa: E402
 from bench.soak.harness import Config, soak, stack_env  # noqa: E402
 from bench.soak.report import headline, plot, write_json  # noqa: E402
+from deploy.local.stack import Stack, default_specs  # noqa: E402
 
 PORTS = {
     "sandbox": 24070,

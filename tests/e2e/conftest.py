@@ -1,9 +1,8 @@
 """The whole system on the real broker and store: the sandbox and every service run as
-processes, started exactly as `make run` starts them (deploy/local/stack.py), on test ports."""
+processes, started exactly as `make run` starts them (deploy.local.stack), on test ports."""
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,12 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
+from deploy.local.stack import Stack, default_specs
+
+from .kafka_reader import start_groups_at_end
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "deploy" / "local"))
-
-from stack import Stack, default_specs  # noqa: E402
-
-from .kafka_reader import start_groups_at_end  # noqa: E402
 
 PORTS = {
     "sandbox": 18070,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,8 @@ SECRET = "whsec_local_dev_only"
 
 def infra(command: str) -> None:
     subprocess.run(
-        [str(REPO / "deploy/local/infra.sh"), command],
+        [sys.executable, "-m", "deploy.local", command],
+        cwd=REPO,
         check=True,
         env=os.environ,
         stdout=subprocess.DEVNULL,

@@ -25,13 +25,11 @@ from bench.soak import scenario
 from bench.soak.faults import SCHEDULE_ENV
 from bench.soak.harness import Config, soak, stack_env
 from bench.soak.report import headline
+from deploy.local.stack import Stack, default_specs
 
 from .kafka_reader import start_groups_at_end
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "deploy" / "local"))
-
-from stack import Stack, default_specs  # noqa: E402
 
 PORTS = {
     "sandbox": 17070,
@@ -86,7 +84,8 @@ def test_every_event_is_delivered_and_some_twice() -> None:
 
 def _infra(command: str, env: dict[str, str]) -> None:
     subprocess.run(
-        [str(REPO / "deploy/local/infra.sh"), command],
+        [sys.executable, "-m", "deploy.local", command],
+        cwd=REPO,
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import uuid
 from typing import Any
@@ -146,7 +147,11 @@ def infra(command: str) -> None:
         "SWITCHBOARD_LOCAL_MONGO_PORT": "27018",
     }
     subprocess.run(
-        ["deploy/local/infra.sh", command], cwd=REPO, env=env, check=True, capture_output=True
+        [sys.executable, "-m", "deploy.local", command],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
     )
 
 

@@ -1,0 +1,1 @@
+"""Deployment: the local launcher (`python -m deploy.local`), Kubernetes and monitoring."""
