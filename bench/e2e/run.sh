@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/infra.sh
 bench_infra .run/bench 29092 27019
-.venv/bin/python bench/e2e/run.py "$@"
+bench_python bench/e2e/run.py "$@"

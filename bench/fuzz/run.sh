@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/infra.sh
 bench_infra .run/fuzz 25092 27022
-.venv/bin/python bench/fuzz/run.py "$@"
+bench_python bench/fuzz/run.py "$@"

@@ -5,14 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_PHASE="${1:-10}"
-export SWITCHBOARD_LOCAL_RUN_DIR=.run/bench SWITCHBOARD_LOCAL_KAFKA_PORT=29092 \
-  SWITCHBOARD_LOCAL_KAFKA_CONTROLLER_PORT=29093 SWITCHBOARD_LOCAL_MONGO_PORT=27019
+source bench/infra.sh
+bench_infra .run/bench 29092 27019
 INGEST_PORT=28080
-deploy/local/infra.sh reset >/dev/null
-deploy/local/infra.sh start | tail -1
 pid=""
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; deploy/local/infra.sh stop >/dev/null; }
-trap cleanup EXIT INT TERM
+# (each step on its own: under `set -e` a `kill ... && wait ...` chain ended the cleanup at the
+# killed ingest's non-zero `wait`, and Kafka and FerretDB were left running)
+stop_ingest() {
+  if [[ -n $pid ]] && kill "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null; fi
+  pid=""
+}
+BENCH_CLEANUP+=(stop_ingest)
 
 echo "building the load generator (Go) ..."
 (cd bench/ingest/loadgen && go build -o ../../../.run/bench/loadgen .)
@@ -26,7 +29,7 @@ SWITCHBOARD_ENV=local SWITCHBOARD_PORT=$INGEST_PORT SWITCHBOARD_LOG_LEVEL=WARNIN
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$INGEST_PORT/healthz" >/dev/null && break; sleep 0.2; done
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); ${SECONDS_PER_PHASE}s per phase"
+echo "${SECONDS_PER_PHASE}s per phase"
 $LOADGEN -url "http://127.0.0.1:$INGEST_PORT/webhooks/stripe" -duration 3s -label "warm-up" >/dev/null
 $LOADGEN -url "http://127.0.0.1:$INGEST_PORT/bench/bare" -duration "${SECONDS_PER_PHASE}s" -connections 32 -label "bare endpoint (ceiling)"
 $LOADGEN -url "http://127.0.0.1:$INGEST_PORT/webhooks/stripe" -duration "${SECONDS_PER_PHASE}s" -connections 32 -label "signed webhooks"

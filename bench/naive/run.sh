@@ -8,4 +8,4 @@ source bench/infra.sh
 bench_infra .run/naive 26092 27021
 BENCH_KAFKA=127.0.0.1:26092 \
   BENCH_MONGODB_URI="mongodb://127.0.0.1:27021/?directConnection=true&maxPoolSize=1" \
-  .venv/bin/python bench/naive/run.py "$@"
+  bench_python bench/naive/run.py "$@"

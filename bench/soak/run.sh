@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/infra.sh
 bench_infra .run/soak 24092 27020
-.venv/bin/python bench/soak/run.py "$@"
+bench_python bench/soak/run.py "$@"
