@@ -1,4 +1,4 @@
-"""Per-integration dedupe store: one record per customer, read once and written once per event.
+"""Per-integration dedupe record: one per customer, read once and written once per event.
 
 The record (`<integration>_applied`, keyed by customer id) holds the last version applied, the key
 of the desired state that version established, and the outcomes of the customer's most recent
@@ -10,25 +10,27 @@ An event older than the recent list is still harmless when redelivered: the vers
 at or below the applied one, so it is stale. (The store is the hottest write path of every
 worker: the earlier layout, a record per event id plus one per customer, cost two reads and two
 writes per event, and a scheduled prune.)
+
+The record is an aggregate like any other: `DedupeRecords` is its port, written only through
+`update(id, change)`, the repository's compare-and-set (`repository.py`). The one thing it adds is
+`seen`: the worker has read the record already (to decide), so the first attempt writes from that
+read instead of reading again, and only a lost write costs a second read.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from .clock import now
+from .repository import Change, InMemoryRepository, MongoRepository, Updated
 
 Document = dict[str, Any]
 
 #: how many of a customer's latest event outcomes the record keeps
 RECENT_EVENTS = 32
-#: compare-and-set attempts before giving up (only concurrent replays of one customer contend)
-CAS_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -39,21 +41,36 @@ class Applied:
     desired_key: str | None = None
     #: event id -> outcome, for the customer's most recent events
     recent: dict[str, str] = field(default_factory=dict)
-    revision: int = 0  # 0: no record yet
+    revision: int = 0  # 0: no record yet; the store keeps it (the compare of the compare-and-set)
 
     def outcome_of(self, event_id: str) -> str | None:
         return self.recent.get(event_id)
 
+    @property
+    def last_event(self) -> str | None:
+        return next(reversed(self.recent), None)
 
-def applied_from(doc: Document | None) -> Applied:
-    if doc is None:
-        return Applied()
-    return Applied(
-        int(doc.get("version", 0)),
-        doc.get("desired_key"),
-        {str(e["event_id"]): str(e["outcome"]) for e in doc.get("recent", [])},
-        int(doc["revision"]),
-    )
+
+class AppliedCodec:
+    """The stored shape, unchanged since records were written by hand: version, desired_key,
+    recent (a list of {event_id, outcome}: FerretDB 1.x stores no nested arrays), revision, at."""
+
+    def to_document(self, value: Applied) -> Document:
+        recent = [{"event_id": e, "outcome": o} for e, o in value.recent.items()]
+        return {
+            "version": value.version,
+            "desired_key": value.desired_key,
+            "recent": recent,
+            "at": now(),
+        }
+
+    def from_document(self, document: Document) -> Applied:
+        return Applied(
+            int(document.get("version", 0)),
+            document.get("desired_key"),
+            {str(e["event_id"]): str(e["outcome"]) for e in document.get("recent", [])},
+            int(document.get("revision", 0)),
+        )
 
 
 def recorded(
@@ -64,7 +81,7 @@ def recorded(
     version: int | None,
     desired_key: str | None,
     forget_desired: bool,
-) -> Document:
+) -> Applied:
     """The record after this outcome (pure): the version only grows, and the key changes with
     it; a failure forgets the key, since what the provider holds is no longer known."""
     new_version, key = seen.version, seen.desired_key
@@ -72,74 +89,84 @@ def recorded(
         new_version, key = version, desired_key
     if forget_desired:
         key = None
-    # a list of small documents, in order (FerretDB 1.x stores no nested arrays)
-    recent = [{"event_id": e, "outcome": o} for e, o in seen.recent.items() if e != event_id]
-    recent.append({"event_id": event_id, "outcome": outcome})
-    return {
-        "version": new_version,
-        "desired_key": key,
-        "recent": recent[-RECENT_EVENTS:],
-        "revision": seen.revision + 1,
-        "at": now(),
-    }
+    recent = {e: o for e, o in seen.recent.items() if e != event_id}
+    recent[event_id] = outcome  # last: the order is the order of the events
+    kept = dict(list(recent.items())[-RECENT_EVENTS:])
+    # a new revision, so the record is always written (its `at` says when it was last touched)
+    return Applied(new_version, key, kept, seen.revision + 1)
 
 
-class DedupeStore:
-    def __init__(self, db: AsyncDatabase[Document], integration: str) -> None:
-        self.applied_records = db[f"{integration}_applied"]
+def record(
+    event_id: str,
+    outcome: str,
+    *,
+    version: int | None = None,
+    desired_key: str | None = None,
+    forget_desired: bool = False,
+) -> Change[Applied]:
+    """The change that records an event's outcome (and, with `version`, raises the applied one)."""
 
-    async def lookup(self, customer_id: str) -> Applied:
-        return applied_from(await self.applied_records.find_one({"_id": customer_id}))
-
-    async def record(
-        self,
-        customer_id: str,
-        event_id: str,
-        outcome: str,
-        *,
-        seen: Applied | None = None,
-        version: int | None = None,
-        desired_key: str | None = None,
-        forget_desired: bool = False,
-    ) -> None:
-        """Record the event's outcome (and, with `version`, raise the applied version), as a
-        compare-and-set on the record read as `seen`; a concurrent writer makes it read again."""
-        current = seen if seen is not None else await self.lookup(customer_id)
-        for _ in range(CAS_ATTEMPTS):
-            doc = recorded(
-                current,
-                event_id,
-                outcome,
-                version=version,
-                desired_key=desired_key,
-                forget_desired=forget_desired,
-            )
-            if await self._write(customer_id, current.revision, doc):
-                return
-            current = await self.lookup(customer_id)
-            await asyncio.sleep(0)
-        raise RuntimeError(f"the dedupe record of {customer_id} kept changing under us")
-
-    async def _write(self, customer_id: str, revision: int, doc: Document) -> bool:
-        if revision == 0:
-            try:
-                await self.applied_records.insert_one({"_id": customer_id, **doc})
-            except DuplicateKeyError:
-                return False
-            return True
-        result = await self.applied_records.replace_one(
-            {"_id": customer_id, "revision": revision}, doc
+    def change(current: Applied | None) -> Applied:
+        return recorded(
+            current or Applied(),
+            event_id,
+            outcome,
+            version=version,
+            desired_key=desired_key,
+            forget_desired=forget_desired,
         )
-        return result.matched_count == 1
 
-    # The helpers below read or write one aspect; tests and tools use them.
+    return change
 
-    async def applied(self, customer_id: str) -> tuple[int, str | None]:
-        found = await self.lookup(customer_id)
-        return found.version, found.desired_key
 
-    async def applied_version(self, customer_id: str) -> int:
-        return (await self.lookup(customer_id)).version
+class DedupeRecords(Protocol):
+    """The worker's port to its dedupe records."""
 
-    async def is_processed(self, customer_id: str, event_id: str) -> bool:
-        return (await self.lookup(customer_id)).outcome_of(event_id) is not None
+    async def get(self, record_id: str) -> Applied | None: ...
+
+    async def update(
+        self, record_id: str, change: Change[Applied], *, seen: Applied | None = None
+    ) -> Updated[Applied]:
+        """Compare-and-set `change`; with `seen` (the record as the caller read it) the first
+        attempt writes from that read, without reading again."""
+        ...
+
+
+async def lookup(records: DedupeRecords, customer_id: str) -> Applied:
+    """The customer's record, or an empty one (revision 0) if there is none yet."""
+    found = await records.get(customer_id)
+    return found if found is not None else Applied()
+
+
+class MongoDedupe(MongoRepository[Applied]):
+    def __init__(self, db: AsyncDatabase[Document], integration: str) -> None:
+        super().__init__(db[f"{integration}_applied"], AppliedCodec())
+
+    async def update(
+        self, record_id: str, change: Change[Applied], *, seen: Applied | None = None
+    ) -> Updated[Applied]:
+        # One compare-and-set from the worker's own read: on FerretDB each round trip counts
+        # (the soak's bottleneck), so an event costs one read and one write. Only if another
+        # writer got there first does the repository's loop read again and redo the change.
+        if seen is not None:
+            after = change(seen)
+            if (
+                after is not None
+                and after != seen
+                and await self._write(record_id, after, seen.revision)
+            ):
+                return Updated(seen if seen.revision else None, after, written=True)
+        return await super().update(record_id, change)
+
+
+class InMemoryDedupe(InMemoryRepository[Applied]):
+    """The fake. A read costs nothing here, so `seen` is not needed: it reads again, which ends
+    in the same record as the store's write from `seen` (or its redo after a lost race)."""
+
+    def __init__(self) -> None:
+        super().__init__(AppliedCodec())
+
+    async def update(
+        self, record_id: str, change: Change[Applied], *, seen: Applied | None = None
+    ) -> Updated[Applied]:
+        return await super().update(record_id, change)

@@ -37,7 +37,7 @@ from libs.contracts import (
 )
 
 from .consuming import CommitPolicy, HandBack
-from .dedupe import Applied, DedupeStore
+from .dedupe import Applied, DedupeRecords, lookup, record
 from .integration import Integration, Mode, WorkerSettings, in_rollout
 from .logging import email_hash, get_logger
 from .steps import StepRunner
@@ -54,7 +54,7 @@ class WorkerLoop:
         integration: Integration,
         settings: WorkerSettings,
         broker: KafkaBroker,
-        dedupe: DedupeStore,
+        dedupe: DedupeRecords,
         metrics: WorkerMetrics,
         *,
         results_topic: str = SYNC_RESULTS,
@@ -167,7 +167,7 @@ class WorkerLoop:
     async def process(self, event: CustomerEvent, *, replay: bool = False) -> SyncResult:
         started = time.perf_counter()
         try:
-            seen = await self.dedupe.lookup(event.customer_id)
+            seen = await lookup(self.dedupe, event.customer_id)
             result = await self._decide(event, seen, replay=replay)
             await self.steps.publish(self.results_topic, event.customer_id, result.to_bytes())
             await self._record(event, result, seen)
@@ -217,12 +217,12 @@ class WorkerLoop:
         if outcome not in (SyncOutcome.SYNCED, SyncOutcome.STALE, SyncOutcome.FAILED):
             return  # off, shadow, duplicate: nothing applied, nothing to remember
         synced = outcome is SyncOutcome.SYNCED
-        await self.dedupe.record(
-            event.customer_id,
+        change = record(
             event.event_id,
             outcome.value,
-            seen=seen,
             version=event.version if synced else None,
             desired_key=self._desired_key(event) if synced else None,
             forget_desired=outcome is SyncOutcome.FAILED,
         )
+        # from `seen`: one write, no second read (unless a concurrent replay wrote meanwhile)
+        await self.dedupe.update(event.customer_id, change, seen=seen)

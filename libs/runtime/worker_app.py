@@ -4,9 +4,11 @@ A worker folder supplies only its integration and settings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
+import httpx
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -14,10 +16,11 @@ from prometheus_client import CollectorRegistry
 
 from libs.contracts import CUSTOMER_EVENTS, TOPIC_PARTITIONS, CustomerEvent, replay_topic
 
-from .app import ServiceParts, create_service_app
+from .app import ServiceParts, Step, create_service_app
 from .broker import make_broker
 from .consuming import consumer_router, decode_as
-from .dedupe import DedupeStore
+from .dedupe import DedupeRecords, MongoDedupe
+from .http import ReadinessCheck
 from .integration import Integration, WorkerSettings
 from .lag import monitor_lag
 from .logging import configure_logging, get_logger
@@ -27,7 +30,24 @@ from .worker_metrics import WorkerMetrics
 
 log = get_logger()
 
-IntegrationFactory = Callable[[WorkerSettings, WorkerMetrics], Integration]
+S = TypeVar("S", bound=WorkerSettings)
+S_contra = TypeVar("S_contra", bound=WorkerSettings, contravariant=True)
+
+
+class IntegrationType(Protocol[S_contra]):
+    """An integration class: its name, and built from its settings, the worker's metrics and
+    (in tests) a transport that stands in for the provider."""
+
+    @property
+    def name(self) -> str: ...
+
+    def __call__(
+        self,
+        settings: S_contra,
+        metrics: WorkerMetrics | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Integration: ...
 
 
 def group_id(settings: WorkerSettings, integration: str) -> str:
@@ -123,21 +143,49 @@ async def stop_worker(loop: WorkerLoop | None, broker: KafkaBroker, grace: float
     await broker.stop()
 
 
+@dataclass(frozen=True)
+class WorkerAdapters:
+    """What a worker talks to besides Kafka. The bootstrap passes the real ones
+    (`store_adapters`); tests pass the in-memory dedupe fake and a fake provider transport."""
+
+    dedupe: DedupeRecords
+    #: the provider's HTTP transport; None: the network
+    transport: httpx.AsyncBaseTransport | None = None
+    readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    close: Sequence[Step] = ()
+
+
+def store_adapters(settings: WorkerSettings, name: str) -> WorkerAdapters:
+    """The production adapters: the dedupe records in MongoDB, the provider over the network."""
+    mongo = make_client(settings)
+    return WorkerAdapters(
+        dedupe=MongoDedupe(database(mongo, settings), name),
+        readiness={"mongodb": lambda: ping(mongo)},
+        close=[mongo.close],
+    )
+
+
 def create_worker_app(
-    name: str, settings: WorkerSettings, make_integration: IntegrationFactory
+    integration_type: IntegrationType[S],
+    settings: S,
+    adapters: WorkerAdapters | None = None,
 ) -> FastAPI:
+    name = integration_type.name
     configure_logging(settings.service_name, settings.log_level)
     registry = CollectorRegistry()
     metrics = WorkerMetrics(registry)
     metrics.start_at_zero(name)
-    mongo = make_client(settings)
-    dedupe = DedupeStore(database(mongo, settings), name)
+    # Built here, not in the lifespan: none of it does I/O until the broker starts, and the
+    # handlers (and the AsyncAPI document made from them) need the loop. The integration comes
+    # first: it reads the mapping, so a bad file stops the service at start, before any client
+    # is made (and not at the first event).
+    integration = integration_type(
+        settings, metrics, transport=adapters.transport if adapters else None
+    )
+    adapters = adapters or store_adapters(settings, name)
     broker = make_broker(settings)
     group = group_id(settings, name)
-    # built here, not in the lifespan: none of it does I/O until the broker starts, and the
-    # handlers (and the AsyncAPI document made from them) need the loop
-    integration = make_integration(settings, metrics)
-    loop = WorkerLoop(integration, settings, broker, dedupe, metrics)
+    loop = WorkerLoop(integration, settings, broker, adapters.dedupe, metrics)
     router = worker_router(
         loop, settings, group=group, events_topic=CUSTOMER_EVENTS, replays_topic=replay_topic(name)
     )
@@ -156,12 +204,12 @@ def create_worker_app(
             title=f"Switchboard {name} worker",
             registry=registry,
             routers=[router],
-            readiness={"mongodb": lambda: ping(mongo)},
+            readiness=adapters.readiness,
             loops=[lag],
             # SIGTERM: start nothing new, let attempts in flight finish, hand back what waits
             # between retries, and only then leave the consumer group (see `stop_worker`)
             stop=[drain],
-            close=[integration.aclose, mongo.close],
+            close=[integration.aclose, *adapters.close],
         ),
     )
     app.state.loop = loop

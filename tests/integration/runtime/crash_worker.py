@@ -1,5 +1,5 @@
 """A real worker process for the commit-after-effect tests: the shared loop (`WorkerLoop`,
-`subscribe_worker`, `DedupeStore`) on the real Kafka and FerretDB, with a tiny provider kept in
+`subscribe_worker`, `MongoDedupe`) on the real Kafka and FerretDB, with a tiny provider kept in
 a MongoDB collection, that can die (`os._exit`, like a SIGKILL: no cleanup, no commit, no
 goodbye to the group) at a chosen point while processing a chosen event.
 
@@ -24,10 +24,11 @@ from prometheus_client import CollectorRegistry
 
 from libs.contracts import CustomerEvent
 from libs.runtime.broker import make_broker
-from libs.runtime.dedupe import DedupeStore
+from libs.runtime.dedupe import Applied, MongoDedupe
 from libs.runtime.integration import WorkerSettings
 from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client
+from libs.runtime.repository import Change, Updated
 from libs.runtime.worker import WorkerLoop
 from libs.runtime.worker_app import stop_worker, subscribe_worker
 from libs.runtime.worker_metrics import WorkerMetrics
@@ -76,14 +77,18 @@ class MongoProvider:
         pass
 
 
-class CrashingDedupe(DedupeStore):
+class CrashingDedupe(MongoDedupe):
     def __init__(self, db: Any, config: dict[str, Any]) -> None:
         super().__init__(db, MongoProvider.name)
         self.config = config
 
-    async def record(self, customer_id: str, event_id: str, outcome: str, **kw: Any) -> None:
-        await super().record(customer_id, event_id, outcome, **kw)
-        crash_if(self.config, "recorded", event_id)  # after the record, before the commit
+    async def update(
+        self, record_id: str, change: Change[Applied], *, seen: Applied | None = None
+    ) -> Updated[Applied]:
+        updated = await super().update(record_id, change, seen=seen)
+        event_id = updated.after.last_event if updated.after is not None else None
+        crash_if(self.config, "recorded", event_id or "")  # after the record, before the commit
+        return updated
 
 
 def crash_if(config: dict[str, Any], point: str, event_id: str) -> None:

@@ -1,6 +1,7 @@
-"""The worker's dedupe store on the real FerretDB: one record per customer with the applied
-version (which only ever grows), the desired-state key and the latest event outcomes, written
-by compare-and-set so concurrent writers (a replay beside the live stream) lose nothing."""
+"""The worker's dedupe records on the real FerretDB (and the in-memory fake, which must answer as
+the store does): one record per customer with the applied version (which only ever grows), the
+desired-state key and the latest event outcomes, written by compare-and-set so concurrent
+writers (a replay beside the live stream) lose nothing; and one read plus one write per event."""
 
 from __future__ import annotations
 
@@ -8,73 +9,138 @@ import asyncio
 from typing import Any
 
 import pytest
+from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandListener, CommandStartedEvent
 
-from libs.runtime.dedupe import RECENT_EVENTS, DedupeStore
+from libs.runtime.dedupe import (
+    RECENT_EVENTS,
+    DedupeRecords,
+    InMemoryDedupe,
+    MongoDedupe,
+    lookup,
+    record,
+)
 
 pytestmark = pytest.mark.integration
 
 
-async def test_the_applied_version_only_grows(mongo_db: Any) -> None:
-    store = DedupeStore(mongo_db, "circle")
-    assert await store.applied_version("cust_1") == 0
-    await store.record("cust_1", "evt_5", "synced", version=5, desired_key="k5")
-    await store.record("cust_1", "evt_3", "synced", version=3, desired_key="k3")  # late, older
-    assert await store.applied("cust_1") == (5, "k5")
-    await store.record("cust_1", "evt_7", "synced", version=7, desired_key="k7")
-    assert await store.applied("cust_1") == (7, "k7")
+@pytest.fixture(params=["mongo", "fake"])
+def store(request: pytest.FixtureRequest, mongo_db: Any) -> DedupeRecords:
+    return InMemoryDedupe() if request.param == "fake" else MongoDedupe(mongo_db, "circle")
 
 
-async def test_concurrent_records_keep_the_highest_version_and_every_event(mongo_db: Any) -> None:
-    store = DedupeStore(mongo_db, "circle")
+async def record_outcome(
+    store: DedupeRecords, customer_id: str, event_id: str, outcome: str, **kw: Any
+) -> None:
+    await store.update(customer_id, record(event_id, outcome, **kw))
+
+
+async def applied(store: DedupeRecords, customer_id: str) -> tuple[int, str | None]:
+    found = await lookup(store, customer_id)
+    return found.version, found.desired_key
+
+
+async def test_the_applied_version_only_grows(store: DedupeRecords) -> None:
+    assert (await lookup(store, "cust_1")).version == 0
+    await record_outcome(store, "cust_1", "evt_5", "synced", version=5, desired_key="k5")
+    await record_outcome(store, "cust_1", "evt_3", "synced", version=3, desired_key="k3")  # late
+    assert await applied(store, "cust_1") == (5, "k5")
+    await record_outcome(store, "cust_1", "evt_7", "synced", version=7, desired_key="k7")
+    assert await applied(store, "cust_1") == (7, "k7")
+
+
+async def test_concurrent_records_keep_the_highest_version_and_every_event(
+    store: DedupeRecords,
+) -> None:
     versions = (4, 9, 2, 7, 9, 1)
     await asyncio.gather(
         *(
-            store.record("cust_2", f"evt_{i}", "synced", version=v, desired_key=f"k{v}")
+            record_outcome(store, "cust_2", f"evt_{i}", "synced", version=v, desired_key=f"k{v}")
             for i, v in enumerate(versions)
         )
     )
-    found = await store.lookup("cust_2")
+    found = await lookup(store, "cust_2")
     assert (found.version, found.desired_key) == (9, "k9")
     assert sorted(found.recent) == sorted(f"evt_{i}" for i in range(len(versions)))
 
 
-async def test_one_read_tells_a_processed_event_and_its_outcome(mongo_db: Any) -> None:
-    store = DedupeStore(mongo_db, "circle")
-    await store.record("cust_3", "evt_1", "synced", version=1, desired_key="k")
-    await store.record("cust_3", "evt_1", "synced", version=1, desired_key="k")  # idempotent
-    await store.record("cust_3", "evt_0", "stale")
-    found = await store.lookup("cust_3")
+async def test_one_read_tells_a_processed_event_and_its_outcome(store: DedupeRecords) -> None:
+    await record_outcome(store, "cust_3", "evt_1", "synced", version=1, desired_key="k")
+    await record_outcome(store, "cust_3", "evt_1", "synced", version=1, desired_key="k")  # again
+    await record_outcome(store, "cust_3", "evt_0", "stale")
+    found = await lookup(store, "cust_3")
     assert (found.outcome_of("evt_1"), found.outcome_of("evt_0")) == ("synced", "stale")
     assert found.outcome_of("evt_2") is None
-    assert await store.is_processed("cust_3", "evt_1")
-    assert not await store.is_processed("cust_4", "evt_1")
+    assert (await lookup(store, "cust_3")).outcome_of("evt_1") is not None
+    assert (await lookup(store, "cust_4")).outcome_of("evt_1") is None
 
 
-async def test_a_failure_forgets_the_key_and_keeps_the_version(mongo_db: Any) -> None:
-    store = DedupeStore(mongo_db, "circle")
-    await store.record("cust_5", "evt_1", "synced", version=3, desired_key="k")
-    await store.record("cust_5", "evt_2", "failed", forget_desired=True)
-    assert await store.applied("cust_5") == (3, None)
-    assert (await store.lookup("cust_5")).outcome_of("evt_2") == "failed"
+async def test_a_failure_forgets_the_key_and_keeps_the_version(store: DedupeRecords) -> None:
+    await record_outcome(store, "cust_5", "evt_1", "synced", version=3, desired_key="k")
+    await record_outcome(store, "cust_5", "evt_2", "failed", forget_desired=True)
+    assert await applied(store, "cust_5") == (3, None)
+    assert (await lookup(store, "cust_5")).outcome_of("evt_2") == "failed"
 
 
-async def test_the_record_keeps_only_the_latest_events(mongo_db: Any) -> None:
-    store = DedupeStore(mongo_db, "circle")
+async def test_the_record_keeps_only_the_latest_events(store: DedupeRecords) -> None:
     for i in range(RECENT_EVENTS + 5):
-        await store.record("cust_6", f"evt_{i}", "synced", version=i + 1, desired_key=str(i))
-    found = await store.lookup("cust_6")
+        await record_outcome(
+            store, "cust_6", f"evt_{i}", "synced", version=i + 1, desired_key=str(i)
+        )
+    found = await lookup(store, "cust_6")
     assert len(found.recent) == RECENT_EVENTS
     assert found.outcome_of("evt_0") is None  # forgotten, yet a redelivery is stale by version
     assert found.outcome_of(f"evt_{RECENT_EVENTS + 4}") == "synced"
     assert found.version == RECENT_EVENTS + 5
 
 
-async def test_a_record_written_from_a_stale_read_is_redone(mongo_db: Any) -> None:
-    store = DedupeStore(mongo_db, "circle")
-    await store.record("cust_7", "evt_1", "synced", version=1, desired_key="a")
-    seen = await store.lookup("cust_7")
-    await store.record("cust_7", "evt_2", "synced", version=2, desired_key="b")  # meanwhile
-    await store.record("cust_7", "evt_3", "stale", seen=seen)  # from the older read
-    found = await store.lookup("cust_7")
+async def test_a_record_written_from_a_stale_read_is_redone(store: DedupeRecords) -> None:
+    await record_outcome(store, "cust_7", "evt_1", "synced", version=1, desired_key="a")
+    seen = await lookup(store, "cust_7")
+    await record_outcome(
+        store, "cust_7", "evt_2", "synced", version=2, desired_key="b"
+    )  # meanwhile
+    await store.update("cust_7", record("evt_3", "stale"), seen=seen)  # from the older read
+    found = await lookup(store, "cust_7")
     assert (found.version, found.desired_key) == (2, "b")
     assert set(found.recent) == {"evt_1", "evt_2", "evt_3"}
+
+
+class Commands(CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+    def take(self) -> list[str]:
+        names, self.names = self.names, []
+        return names
+
+
+async def test_an_event_costs_one_read_and_one_write(mongodb_uri: str, mongo_db: Any) -> None:
+    commands = Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongodb_uri, tz_aware=True, event_listeners=[commands]
+    )
+    try:
+        store = MongoDedupe(client[mongo_db.name], "circle")
+        for event_id, version, write in (("evt_1", 1, "insert"), ("evt_2", 2, "update")):
+            seen = await lookup(store, "cust_8")  # the worker's read, before it decides
+            await store.update("cust_8", record(event_id, "synced", version=version), seen=seen)
+            assert commands.take() == ["find", write]
+        # the stored shape is the one existing records have
+        doc = await mongo_db["circle_applied"].find_one({"_id": "cust_8"})
+        assert set(doc) >= {"_id", "version", "desired_key", "recent", "revision", "at"}
+        assert (doc["revision"], doc["recent"][-1]) == (
+            2,
+            {"event_id": "evt_2", "outcome": "synced"},
+        )
+    finally:
+        await client.close()

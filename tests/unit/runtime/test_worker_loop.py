@@ -14,11 +14,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from libs.contracts import CustomerEvent, Lifecycle, Source
-from libs.runtime.consuming import CommitAfterEffect, decode_as
-from libs.runtime.dedupe import Applied, applied_from, recorded
+from libs.runtime.consuming import CommitAfterEffect, HandBack, decode_as
+from libs.runtime.dedupe import Applied, InMemoryDedupe
 from libs.runtime.errors import ProviderError, TransientProviderError, error_for_status
 from libs.runtime.integration import Mode, WorkerSettings, in_rollout
-from libs.runtime.worker import HandBack, WorkerLoop
+from libs.runtime.repository import Change, Updated
+from libs.runtime.worker import WorkerLoop
 from libs.runtime.worker_metrics import WorkerMetrics
 
 ACTIONS = ["create_member", "add_access_group:Members"]
@@ -46,45 +47,32 @@ class FakeBroker:
         return [body for t, body in self.published if t == topic]
 
 
-class FakeDedupe:
-    """The dedupe store in memory, on the same pure record rule as the real one."""
+class JournaledDedupe(InMemoryDedupe):
+    """The in-memory dedupe fake, noting each record written in the journal."""
 
     def __init__(self, journal: Journal) -> None:
+        super().__init__()
         self.journal = journal
-        self.records: dict[str, Applied] = {}
 
-    async def lookup(self, customer_id: str) -> Applied:
-        return self.records.get(customer_id, Applied())
+    async def update(
+        self, record_id: str, change: Change[Applied], *, seen: Applied | None = None
+    ) -> Updated[Applied]:
+        updated = await super().update(record_id, change, seen=seen)
+        assert updated.after is not None
+        assert updated.after.last_event is not None
+        self.journal.append(("processed", updated.after.recent[updated.after.last_event]))
+        return updated
 
-    async def record(
-        self,
-        customer_id: str,
-        event_id: str,
-        outcome: str,
-        *,
-        seen: Applied | None = None,
-        version: int | None = None,
-        desired_key: str | None = None,
-        forget_desired: bool = False,
-    ) -> None:
-        doc = recorded(
-            await self.lookup(customer_id),
-            event_id,
-            outcome,
-            version=version,
-            desired_key=desired_key,
-            forget_desired=forget_desired,
-        )
-        self.records[customer_id] = applied_from(doc)
-        self.journal.append(("processed", outcome))
+    def records(self) -> dict[str, Applied]:
+        return {i: self.codec.from_document(doc) for i, doc in self.documents.items()}
 
     @property
     def processed(self) -> dict[str, str]:
-        return {e: o for r in self.records.values() for e, o in r.recent.items()}
+        return {e: o for r in self.records().values() for e, o in r.recent.items()}
 
     @property
     def versions(self) -> dict[str, int]:
-        return {c: r.version for c, r in self.records.items() if r.version}
+        return {c: r.version for c, r in self.records().items() if r.version}
 
 
 class ScriptedIntegration:
@@ -147,14 +135,14 @@ class World:
     def __init__(self, errors: Iterable[ProviderError] = (), **overrides: Any) -> None:
         self.journal = Journal()
         self.broker = FakeBroker(self.journal)
-        self.dedupe = FakeDedupe(self.journal)
+        self.dedupe = JournaledDedupe(self.journal)
         self.integration = ScriptedIntegration(self.journal, errors)
         self.registry = CollectorRegistry()
         self.loop = WorkerLoop(
             self.integration,
             settings(**overrides),
             self.broker,  # type: ignore[arg-type]
-            self.dedupe,  # type: ignore[arg-type]
+            self.dedupe,
             WorkerMetrics(self.registry),
         )
 
