@@ -77,6 +77,7 @@ def run(config: Config, with_infra: bool, check: bool) -> int:
         print(f"run: already running (pid {record[0]}); stop it with Ctrl-C there or `stop`")
         return 0
     ports = {s.name: s.port + config.port_offset for s in default_specs()}
+    sandbox_url = f"http://{HOST}:{ports['sandbox']}"
     stack = Stack(
         default_specs(ports),
         service_env(config, ports),
@@ -99,11 +100,13 @@ def run(config: Config, with_infra: bool, check: bool) -> int:
         )
         for spec in stack.specs:
             print(f"  {spec.name:<16} http://{HOST}:{spec.port}")
+        sandbox_flag = "" if ports["sandbox"] == 8070 else f" --sandbox-url {sandbox_url}"
         print(
             "\nSend a test purchase:\n"
-            "  .venv/bin/python -m sandbox.trigger purchase --email jane@example.com\n"
+            "  .venv/bin/python -m sandbox.trigger purchase --email jane@example.com"
+            f"{sandbox_flag}\n"
             "Then see the Circle member:\n"
-            f"  curl -s http://{HOST}:{ports['sandbox']}/_sandbox/state\n"
+            f"  curl -s {sandbox_url}/_sandbox/state\n"
             "\nA service that exits is restarted. Ctrl-C stops everything.",
             flush=True,
         )
