@@ -151,7 +151,8 @@ class ApplyStage:
         if not resolved:
             return
         grouped = by_owner(resolved)
-        read = await self.customers.get_many(grouped)
+        snapshot = await self.customers.snapshot(grouped)
+        read = snapshot.values
         # Pure CPU work on batch-local state; in a thread, so the GIL's switch interval lets the
         # event loop answer waiting webhooks every few ms instead of after the whole batch.
         folded = await asyncio.to_thread(fold_all, read, grouped, seeds)
@@ -164,7 +165,7 @@ class ApplyStage:
 
             return change
 
-        await self.customers.update_many({o: change_of(o) for o in grouped}, read=read)
+        await self.customers.update_many({o: change_of(o) for o in grouped}, snapshot)
         for outcome in (o for _, outcomes in folded.values() for o in outcomes):
             if outcome.change.previous_email and outcome.change.email and outcome.customer_id:
                 await self.customers.move(

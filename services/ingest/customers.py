@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
-from contextvars import ContextVar
 from typing import Any, Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -21,18 +20,14 @@ from libs.contracts.identity import email_key
 from libs.runtime.clock import now
 from libs.runtime.mongo import DUPLICATE_KEY
 from libs.runtime.repository import (
-    Change,
     InMemoryRepository,
     MongoRepository,
     Repository,
-    Updated,
 )
 
 from .canonical import CanonicalCustomer
 
 Document = dict[str, Any]
-#: what a batch read, by customer id; each record carries the `revision` it was read at
-Read = Mapping[str, CanonicalCustomer]
 
 
 def new_customer_id() -> str:
@@ -51,13 +46,6 @@ class CustomerCodec:
 
 
 class CustomerRepository(Repository[CanonicalCustomer], Protocol):
-    async def update_many(
-        self, changes: Mapping[str, Change[CanonicalCustomer]], read: Read | None = None
-    ) -> dict[str, Updated[CanonicalCustomer]]:
-        """`read`: the records as this batch already read them (`get_many`), so they are not
-        read a second time; a record written by someone since loses its write and is redone."""
-        ...
-
     async def find(self, keys: Iterable[str]) -> dict[str, str]:
         """The owners of those identity keys that have one (one read)."""
         ...
@@ -74,10 +62,6 @@ class CustomerRepository(Repository[CanonicalCustomer], Protocol):
     async def find_by_email(self, email: str) -> CanonicalCustomer | None: ...
 
 
-#: the records `MongoCustomers.update_many` was handed, for its one read to use
-_handed_read: ContextVar[Read | None] = ContextVar("handed_read", default=None)
-
-
 class MongoCustomers(MongoRepository[CanonicalCustomer]):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         super().__init__(db["customers"], CustomerCodec())
@@ -86,30 +70,6 @@ class MongoCustomers(MongoRepository[CanonicalCustomer]):
     async def create_indexes(self) -> None:
         await self.collection.create_index([("email_lower", 1)])
         await self.collection.create_index([("stripe_customer_id", 1)])
-        # Records written before the repository kept them at revision 0, which it takes for
-        # "not there yet" (it would insert, and never win): start them at 1. Once a start.
-        await self.collection.update_many(
-            {"$or": [{"revision": 0}, {"revision": {"$exists": False}}]},
-            {"$set": {"revision": 1}},
-        )
-
-    async def update_many(
-        self, changes: Mapping[str, Change[CanonicalCustomer]], read: Read | None = None
-    ) -> dict[str, Updated[CanonicalCustomer]]:
-        token = _handed_read.set(read)
-        try:
-            return await super().update_many(changes)
-        finally:
-            _handed_read.reset(token)
-
-    async def _read_many(
-        self, record_ids: Iterable[str]
-    ) -> dict[str, tuple[CanonicalCustomer, int]]:
-        read = _handed_read.get()
-        if read is None:
-            return await super()._read_many(record_ids)
-        # what the batch read: a record it did not find is taken as not there (a new one)
-        return {i: (c, c.revision) for i in record_ids if (c := read.get(i)) is not None}
 
     async def find(self, keys: Iterable[str]) -> dict[str, str]:
         wanted = sorted(set(keys))
@@ -148,11 +108,6 @@ class InMemoryCustomers(InMemoryRepository[CanonicalCustomer]):
     def __init__(self) -> None:
         super().__init__(CustomerCodec())
         self.identities: dict[str, str] = {}
-
-    async def update_many(
-        self, changes: Mapping[str, Change[CanonicalCustomer]], read: Read | None = None
-    ) -> dict[str, Updated[CanonicalCustomer]]:
-        return await super().update_many(changes)
 
     async def find(self, keys: Iterable[str]) -> dict[str, str]:
         return {k: self.identities[k] for k in set(keys) if k in self.identities}

@@ -91,17 +91,17 @@ async def test_a_customer_written_by_someone_else_meanwhile_is_redone_not_overwr
     assert before is not None
 
     # Another writer moves the record between this batch's read and its write.
-    real_load = service.customers.get_many
+    real_load = service.customers.snapshot
 
     async def load_then_interfere(ids: Any) -> Any:
         loaded = await real_load(ids)
         await service.customers.update(
             before.customer_id, lambda c: c.model_copy(update={"name": "Other"}) if c else None
         )
-        service.customers.get_many = real_load  # type: ignore[method-assign]
+        service.customers.snapshot = real_load  # type: ignore[method-assign]
         return loaded
 
-    service.customers.get_many = load_then_interfere  # type: ignore[method-assign,assignment]
+    service.customers.snapshot = load_then_interfere  # type: ignore[method-assign,assignment]
     failure = invoice_failed(email, stripe_id, created=1_700_000_500)
     await accept_all(service, [failure])
 

@@ -82,25 +82,31 @@ async def test_update_many_writes_new_and_existing_records_at_once(
     }
 
 
-async def test_update_many_redoes_a_record_another_writer_changed_in_between(
-    mongo_db: Any,
+@pytest.mark.parametrize("kind", ["mongo", "fake"])
+async def test_update_many_redoes_a_record_another_writer_changed_since_the_snapshot(
+    mongo_db: Any, kind: str
 ) -> None:
     """The batch read `c1` at one revision; another writer wrote it before the batch's bulk
-    write: the batch's change is redone on top of the other write, not lost and not doubled."""
-    repo = MongoRepository(mongo_db["counters"], CounterCodec())
+    write: the batch's change is redone on top of the other write, not lost and not doubled,
+    and the result is judged against what the batch read."""
+    repo: Repository[Counter] = (
+        MongoRepository(mongo_db["counters"], CounterCodec())
+        if kind == "mongo"
+        else InMemoryRepository(CounterCodec())
+    )
     await repo.update("c1", bump("a"))
-    other = MongoRepository(mongo_db["counters"], CounterCodec())
-    real_read_many = repo._read_many
-
-    async def read_then_interfere(ids: Any) -> Any:
-        read = await real_read_many(ids)
-        await other.update("c1", bump("other"))
-        return read
-
-    repo._read_many = read_then_interfere  # type: ignore[method-assign,assignment]
-    results = await repo.update_many({"c1": bump("batch")})
+    snapshot = await repo.snapshot(["c1", "c2"])
+    await repo.update("c1", bump("other"))
+    results = await repo.update_many({"c1": bump("batch"), "c2": bump("new")}, snapshot)
     assert results["c1"].before == Counter(count=1, tags=("a",))
     assert await repo.get("c1") == Counter(count=3, tags=("a", "other", "batch"))
+    assert await repo.get("c2") == Counter(count=1, tags=("new",))
+
+
+async def test_a_record_at_revision_zero_is_claimed_by_its_first_update(mongo_db: Any) -> None:
+    await mongo_db["counters"].insert_one({"_id": "zero", "count": 1, "tags": [], "revision": 0})
+    repo = MongoRepository(mongo_db["counters"], CounterCodec())
+    assert (await repo.update("zero", bump("x"))).after == Counter(count=2, tags=("x",))
 
 
 async def test_the_fake_loses_a_race_like_the_store_and_redoes_the_change() -> None:
