@@ -31,6 +31,16 @@ def provider_client(
     )
 
 
+def bearer_client(
+    base_url: str,
+    token: str,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """`provider_client` for a provider that takes a bearer token (Circle, HubSpot)."""
+    return provider_client(base_url, {"Authorization": f"Bearer {token}"}, timeout, transport)
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     if not value:
         return None
@@ -86,19 +96,13 @@ class ProviderHttp:
         try:
             response = await self.client.request(method, url, **kwargs)
             status = str(response.status_code)
-        except httpx.TimeoutException as exc:
+        except httpx.TransportError as exc:  # a timeout is one too: both may pass on a retry
+            timeout = isinstance(exc, httpx.TimeoutException)
+            what, code = (
+                ("timed out", "timeout") if timeout else ("connection failed", "connection")
+            )
             raise TransientProviderError(
-                self.provider,
-                f"timed out ({type(exc).__name__})",
-                endpoint=endpoint,
-                code="timeout",
-            ) from None
-        except httpx.TransportError as exc:
-            raise TransientProviderError(
-                self.provider,
-                f"connection failed ({type(exc).__name__})",
-                endpoint=endpoint,
-                code="connection",
+                self.provider, f"{what} ({type(exc).__name__})", endpoint=endpoint, code=code
             ) from None
         finally:
             if self.metrics is not None:

@@ -60,12 +60,9 @@ class WorkerLoop:
         results_topic: str = SYNC_RESULTS,
         failures_topic: str | None = None,
     ) -> None:
-        self.name = integration.name
-        self.settings = settings
-        self.broker = broker
+        # the broker, the topics and the integration are the step runner's; the loop decides
+        self.name, self.settings, self.metrics = integration.name, settings, metrics
         self.dedupe = dedupe
-        self.metrics = metrics
-        self.results_topic = results_topic
         self.steps = StepRunner(
             integration,
             settings,
@@ -169,7 +166,7 @@ class WorkerLoop:
         try:
             seen = await lookup(self.dedupe, event.customer_id)
             result = await self._decide(event, seen, replay=replay)
-            await self.steps.publish(self.results_topic, event.customer_id, result.to_bytes())
+            await self.steps.publish(self.steps.results_topic, event.customer_id, result.to_bytes())
             await self._record(event, result, seen)
         finally:
             self.metrics.processing.labels(self.name).observe(time.perf_counter() - started)

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from libs.runtime.errors import PermanentProviderError
-from libs.runtime.provider_http import ProviderHttp, provider_client
+from libs.runtime.provider_http import ProviderHttp, bearer_client
 from libs.runtime.worker_metrics import WorkerMetrics
 
 API = "/api/admin/v2"
@@ -29,14 +29,8 @@ class CircleClient:
         self.http = ProviderHttp("circle", client, metrics)
         self._group_ids: dict[str, int] = {}
 
-    @staticmethod
-    def make_http(
-        base_url: str,
-        token: str,
-        timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> httpx.AsyncClient:
-        return provider_client(base_url, {"Authorization": f"Bearer {token}"}, timeout, transport)
+    #: an httpx client for the API, with the bearer token on every call
+    make_http = staticmethod(bearer_client)
 
     async def find_member(self, email: str) -> dict[str, Any] | None:
         response = await self.http.request(

@@ -8,9 +8,10 @@ from typing import Any, ClassVar
 import httpx
 
 from libs.contracts import CustomerEvent
-from libs.runtime.errors import ProviderError
-from libs.runtime.integration import desired_key
-from libs.runtime.mapping import IntegrationMapping, load_section
+from libs.runtime.mapping import IntegrationMapping
+from libs.runtime.plans import names
+from libs.runtime.provider_http import bearer_client
+from libs.runtime.provider_integration import ProviderIntegration, attempt
 from libs.runtime.worker_metrics import WorkerMetrics
 
 from .client import CircleClient
@@ -31,35 +32,27 @@ CircleMapping = IntegrationMapping[list[str]]
 
 
 def desired_state(event: CustomerEvent, mapping: CircleMapping) -> Desired:
-    groups = {
-        g for rules in mapping.for_products(event.products) for g in rules.get(event.lifecycle, [])
-    }
-    managed = {g for groups_ in mapping.everything() for g in groups_}
+    groups = names(rules.get(event.lifecycle, []) for rules in mapping.for_products(event.products))
     return Desired(
-        event.email, event.name, frozenset(groups), frozenset(managed), event.previous_emails
+        event.email, event.name, groups, names(mapping.everything()), event.previous_emails
     )
 
 
-class CircleIntegration:
+class CircleIntegration(ProviderIntegration[CircleSettings, CircleMapping]):
     name: ClassVar[str] = "circle"
+    mapping_model = CircleMapping
 
-    def __init__(
-        self,
-        settings: CircleSettings,
-        metrics: WorkerMetrics | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        # `transport` lets tests run the client against the sandbox app in-process.
-        self.settings = settings
-        self.mapping: CircleMapping = load_section(settings.mapping_file, "circle", CircleMapping)
-        self._http = CircleClient.make_http(
-            settings.circle_base_url,
-            settings.circle_token.get_secret_value(),
-            settings.http_timeout_seconds,
-            transport,
-        )
+    def __init__(self, settings: CircleSettings, metrics: WorkerMetrics | None = None, **kw: Any):
+        super().__init__(settings, metrics, **kw)
         self.client = CircleClient(self._http, metrics)
+
+    def connect(
+        self, settings: CircleSettings, transport: httpx.AsyncBaseTransport | None
+    ) -> httpx.AsyncClient:
+        token = settings.circle_token.get_secret_value()
+        return bearer_client(
+            settings.circle_base_url, token, settings.http_timeout_seconds, transport
+        )
 
     async def current_state(self, desired: Desired) -> Current:
         member = await self.client.find_member(desired.email)
@@ -91,20 +84,15 @@ class CircleIntegration:
             found.append(PreviousMember(email, groups))
         return tuple(found)
 
-    def desired_key(self, event: CustomerEvent) -> str:
-        """What `sync` would establish, as a key: the worker skips an unchanged one."""
-        return desired_key(desired_state(event, self.mapping))
+    def desired(self, event: CustomerEvent) -> Desired:
+        return desired_state(event, self.mapping)
 
     async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
-        desired = desired_state(event, self.mapping)
+        desired = self.desired(event)
         actions = plan(desired, await self.current_state(desired))
         if not dry_run:
             for action in actions:
-                try:
-                    await self.execute(action, desired.email)
-                except ProviderError as error:
-                    error.action = str(action)
-                    raise
+                await attempt(action, self.execute(action, desired.email))
         return [str(a) for a in actions]
 
     async def execute(self, action: Action, email: str) -> None:
@@ -117,6 +105,3 @@ class CircleIntegration:
                 await self.client.remove_from_group(group, email)
             case RemoveFromPreviousMember(email=previous, group=group):
                 await self.client.remove_from_group(group, previous, gone_ok=True)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()

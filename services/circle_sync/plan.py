@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from libs.runtime.plans import NamedAction, to_grant, to_revoke
+
 
 @dataclass(frozen=True)
 class Desired:
@@ -40,39 +42,31 @@ class Current:
 
 
 @dataclass(frozen=True)
-class CreateMember:
+class CreateMember(NamedAction):
+    kind = "create_member"
     email: str
     name: str | None
 
-    def __str__(self) -> str:
-        return "create_member"
-
 
 @dataclass(frozen=True)
-class AddToAccessGroup:
+class AddToAccessGroup(NamedAction):
+    kind, detail = "add_access_group", "group"
     group: str
 
-    def __str__(self) -> str:
-        return f"add_access_group:{self.group}"
-
 
 @dataclass(frozen=True)
-class RemoveFromAccessGroup:
+class RemoveFromAccessGroup(NamedAction):
+    kind, detail = "remove_access_group", "group"
     group: str
 
-    def __str__(self) -> str:
-        return f"remove_access_group:{self.group}"
-
 
 @dataclass(frozen=True)
-class RemoveFromPreviousMember:
+class RemoveFromPreviousMember(NamedAction):
     """Revoke a group from the member at an earlier address (the email stays out of the name)."""
 
+    kind, detail = "remove_previous_access_group", "group"
     email: str
     group: str
-
-    def __str__(self) -> str:
-        return f"remove_previous_access_group:{self.group}"
 
 
 Action = CreateMember | AddToAccessGroup | RemoveFromAccessGroup | RemoveFromPreviousMember
@@ -85,12 +79,10 @@ def plan(desired: Desired, current: Current) -> list[Action]:
         if not current.member_exists:
             actions.append(CreateMember(desired.email, desired.name))
         held = current.access_groups if current.member_exists else frozenset()
-        actions.extend(AddToAccessGroup(g) for g in sorted(desired.access_groups - held))
-        removable = (held & desired.managed_groups) - desired.access_groups
-        actions.extend(RemoveFromAccessGroup(g) for g in sorted(removable))
+        actions.extend(AddToAccessGroup(g) for g in to_grant(desired.access_groups, held))
+        revoked = to_revoke(desired.access_groups, held, desired.managed_groups)
+        actions.extend(RemoveFromAccessGroup(g) for g in revoked)
     for previous in current.previous_members:
-        actions.extend(
-            RemoveFromPreviousMember(previous.email, g)
-            for g in sorted(previous.access_groups & desired.managed_groups)
-        )
+        gone = to_revoke(frozenset(), previous.access_groups, desired.managed_groups)
+        actions.extend(RemoveFromPreviousMember(previous.email, g) for g in gone)
     return actions

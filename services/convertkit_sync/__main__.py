@@ -1,7 +1,7 @@
 from libs.runtime.serve import serve
 
 from .main import create_app
-from .settings import KitSettings
+from .settings import ConvertkitSettings
 
-settings = KitSettings.load()
+settings = ConvertkitSettings.load()
 serve(create_app(settings), settings)

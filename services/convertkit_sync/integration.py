@@ -3,14 +3,14 @@ the subscriber at an earlier address), then add and remove the tags the mapping 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
 from libs.contracts import CustomerEvent
-from libs.runtime.errors import ProviderError
-from libs.runtime.integration import desired_key
-from libs.runtime.mapping import IntegrationMapping, load_section
+from libs.runtime.mapping import IntegrationMapping
+from libs.runtime.plans import names
+from libs.runtime.provider_integration import ProviderIntegration, attempt
 from libs.runtime.worker_metrics import WorkerMetrics
 
 from .client import KitClient
@@ -26,24 +26,16 @@ from .plan import (
     UpsertSubscriber,
     plan,
 )
-from .settings import KitSettings
+from .settings import ConvertkitSettings
 
-KitMapping = IntegrationMapping[list[str]]
+ConvertkitMapping = IntegrationMapping[list[str]]
 SECTION = "convertkit"
 
 
-def desired_state(event: CustomerEvent, mapping: KitMapping) -> Desired:
-    tags = {
-        t for rules in mapping.for_products(event.products) for t in rules.get(event.lifecycle, [])
-    }
-    managed = {t for tags_ in mapping.everything() for t in tags_}
-    return Desired(
-        event.email,
-        first_name(event.name),
-        frozenset(tags),
-        frozenset(managed),
-        event.previous_emails,
-    )
+def desired_state(event: CustomerEvent, mapping: ConvertkitMapping) -> Desired:
+    tags = names(rules.get(event.lifecycle, []) for rules in mapping.for_products(event.products))
+    managed = names(mapping.everything())
+    return Desired(event.email, first_name(event.name), tags, managed, event.previous_emails)
 
 
 def first_name(name: str | None) -> str | None:
@@ -52,26 +44,23 @@ def first_name(name: str | None) -> str | None:
     return parts[0] if parts else None
 
 
-class KitIntegration:
-    name: ClassVar[str] = "convertkit"
+class ConvertkitIntegration(ProviderIntegration[ConvertkitSettings, ConvertkitMapping]):
+    name: ClassVar[str] = SECTION
+    mapping_model = ConvertkitMapping
 
     def __init__(
-        self,
-        settings: KitSettings,
-        metrics: WorkerMetrics | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        # `transport` lets tests run the client against the sandbox app in-process.
-        self.settings = settings
-        self.mapping: KitMapping = load_section(settings.mapping_file, SECTION, KitMapping)
-        self._http = KitClient.make_http(
-            settings.kit_base_url,
-            settings.kit_api_key.get_secret_value(),
-            settings.http_timeout_seconds,
-            transport,
-        )
+        self, settings: ConvertkitSettings, metrics: WorkerMetrics | None = None, **kw: Any
+    ):
+        super().__init__(settings, metrics, **kw)
         self.client = KitClient(self._http, metrics)
+
+    def connect(
+        self, settings: ConvertkitSettings, transport: httpx.AsyncBaseTransport | None
+    ) -> httpx.AsyncClient:
+        key = settings.kit_api_key.get_secret_value()
+        return KitClient.make_http(
+            settings.kit_base_url, key, settings.http_timeout_seconds, transport
+        )
 
     async def current_state(self, desired: Desired) -> Current:
         subscriber_id = await self.client.find_subscriber(desired.email)
@@ -105,12 +94,11 @@ class KitIntegration:
         names = {n.casefold() for n in await self.client.subscriber_tags(subscriber_id)}
         return frozenset(t for t in desired.managed_tags if t.casefold() in names)
 
-    def desired_key(self, event: CustomerEvent) -> str:
-        """What `sync` would establish, as a key: the worker skips an unchanged one."""
-        return desired_key(desired_state(event, self.mapping))
+    def desired(self, event: CustomerEvent) -> Desired:
+        return desired_state(event, self.mapping)
 
     async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
-        desired = desired_state(event, self.mapping)
+        desired = self.desired(event)
         current = await self.current_state(desired)
         actions = plan(desired, current)
         if dry_run:
@@ -118,11 +106,7 @@ class KitIntegration:
         done: list[str] = []
         while actions:
             action = actions.pop(0)
-            try:
-                found = await self.execute(action, desired)
-            except ProviderError as error:
-                error.action = str(action)
-                raise
+            found = await attempt(action, self.execute(action, desired))
             if found is not None and isinstance(action, ChangeEmail):
                 done.extend(("change_email:taken", "upsert_subscriber"))
             else:
@@ -154,6 +138,3 @@ class KitIntegration:
             case RemovePreviousTag(subscriber_id=subscriber_id, tag=tag):
                 await self.client.remove_tag_by_id(tag, subscriber_id)
         return None
-
-    async def aclose(self) -> None:
-        await self._http.aclose()

@@ -4,12 +4,12 @@ from fastapi import FastAPI
 
 from libs.runtime.worker_app import WorkerAdapters, create_worker_app
 
-from .integration import KitIntegration
-from .settings import KitSettings
+from .integration import ConvertkitIntegration
+from .settings import ConvertkitSettings
 
 
 def create_app(
-    settings: KitSettings | None = None, adapters: WorkerAdapters | None = None
+    settings: ConvertkitSettings | None = None, adapters: WorkerAdapters | None = None
 ) -> FastAPI:
     """The worker; `adapters` None: the real ones (tests pass fakes)."""
-    return create_worker_app(KitIntegration, settings or KitSettings.load(), adapters)
+    return create_worker_app(ConvertkitIntegration, settings or ConvertkitSettings.load(), adapters)

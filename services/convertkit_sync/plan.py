@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from libs.runtime.plans import NamedAction, to_grant, to_revoke
+
 
 @dataclass(frozen=True)
 class Desired:
@@ -41,50 +43,40 @@ class Current:
 
 
 @dataclass(frozen=True)
-class UpsertSubscriber:
+class UpsertSubscriber(NamedAction):
+    kind = "upsert_subscriber"
     email: str
     first_name: str | None
 
-    def __str__(self) -> str:
-        return "upsert_subscriber"
-
 
 @dataclass(frozen=True)
-class AddTag:
+class AddTag(NamedAction):
+    kind, detail = "add_tag", "tag"
     tag: str
 
-    def __str__(self) -> str:
-        return f"add_tag:{self.tag}"
-
 
 @dataclass(frozen=True)
-class RemoveTag:
+class RemoveTag(NamedAction):
+    kind, detail = "remove_tag", "tag"
     tag: str
 
-    def __str__(self) -> str:
-        return f"remove_tag:{self.tag}"
-
 
 @dataclass(frozen=True)
-class ChangeEmail:
+class ChangeEmail(NamedAction):
     """Move the subscriber at an earlier address to the desired one."""
 
+    kind = "change_email"
     subscriber_id: int
     email: str
 
-    def __str__(self) -> str:
-        return "change_email"
-
 
 @dataclass(frozen=True)
-class RemovePreviousTag:
+class RemovePreviousTag(NamedAction):
     """Untag the subscriber at an earlier address (by id: the email stays out of the name)."""
 
+    kind, detail = "remove_previous_tag", "tag"
     subscriber_id: int
     tag: str
-
-    def __str__(self) -> str:
-        return f"remove_previous_tag:{self.tag}"
 
 
 Action = UpsertSubscriber | ChangeEmail | AddTag | RemoveTag | RemovePreviousTag
@@ -107,9 +99,9 @@ def plan(desired: Desired, current: Current) -> list[Action]:
         held = frozenset()
     # Add before remove: if a call fails midway, the subscriber has one tag too many for a
     # moment rather than none (a retry finishes the job either way).
-    actions.extend(AddTag(t) for t in sorted(desired.tags - held))
-    actions.extend(RemoveTag(t) for t in sorted((held & desired.managed_tags) - desired.tags))
+    actions.extend(AddTag(t) for t in to_grant(desired.tags, held))
+    actions.extend(RemoveTag(t) for t in to_revoke(desired.tags, held, desired.managed_tags))
     for other in previous:
-        managed = other.tags & desired.managed_tags
-        actions.extend(RemovePreviousTag(other.subscriber_id, t) for t in sorted(managed))
+        gone = to_revoke(frozenset(), other.tags, desired.managed_tags)
+        actions.extend(RemovePreviousTag(other.subscriber_id, t) for t in gone)
     return actions

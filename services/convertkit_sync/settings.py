@@ -7,7 +7,7 @@ from pydantic import SecretStr
 from libs.runtime.integration import WorkerSettings
 
 
-class KitSettings(WorkerSettings):
+class ConvertkitSettings(WorkerSettings):
     integration: ClassVar[str] = "convertkit"
     required_secrets: ClassVar[tuple[str, ...]] = ("kit_api_key",)
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 
 from libs.runtime.errors import PermanentProviderError, ProviderError, TransientProviderError
-from libs.runtime.provider_http import ProviderHttp, provider_client
+from libs.runtime.provider_http import ProviderHttp, bearer_client
 from libs.runtime.worker_metrics import WorkerMetrics
 
 CONTACTS = "/crm/v3/objects/contacts"
@@ -27,14 +27,8 @@ class HubSpotClient:
     def __init__(self, client: httpx.AsyncClient, metrics: WorkerMetrics | None = None) -> None:
         self.http = ProviderHttp(INTEGRATION, client, metrics)
 
-    @staticmethod
-    def make_http(
-        base_url: str,
-        token: str,
-        timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> httpx.AsyncClient:
-        return provider_client(base_url, {"Authorization": f"Bearer {token}"}, timeout, transport)
+    #: an httpx client for the API, with the bearer token on every call
+    make_http = staticmethod(bearer_client)
 
     async def get_contact(self, email: str, names: Iterable[str]) -> dict[str, str] | None:
         """The contact's values of `names` ("" when unset), or None if no contact has `email`."""

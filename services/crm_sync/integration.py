@@ -3,15 +3,16 @@ addresses, and move it to the new one), then upsert by email only what differs."
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import httpx
 from pydantic import AfterValidator
 
 from libs.contracts import CustomerEvent
 from libs.runtime.errors import PermanentProviderError, ProviderError
-from libs.runtime.integration import desired_key
-from libs.runtime.mapping import IntegrationMapping, load_section
+from libs.runtime.mapping import IntegrationMapping
+from libs.runtime.provider_http import bearer_client
+from libs.runtime.provider_integration import ProviderIntegration
 from libs.runtime.worker_metrics import WorkerMetrics
 
 from .client import CONTACTS, HubSpotClient
@@ -75,26 +76,21 @@ def merge(found: list[dict[str, str]], stage_order: tuple[str, ...]) -> dict[str
     return merged
 
 
-class CrmIntegration:
-    name: ClassVar[str] = "crm"
+class CrmIntegration(ProviderIntegration[CrmSettings, CrmMapping]):
+    name: ClassVar[str] = SECTION
+    mapping_model = CrmMapping
 
-    def __init__(
-        self,
-        settings: CrmSettings,
-        metrics: WorkerMetrics | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        # `transport` lets tests run the client against the sandbox app in-process.
-        self.settings = settings
-        self.mapping: CrmMapping = load_section(settings.mapping_file, SECTION, CrmMapping)
-        self._http = HubSpotClient.make_http(
-            settings.hubspot_base_url,
-            settings.hubspot_token.get_secret_value(),
-            settings.http_timeout_seconds,
-            transport,
-        )
+    def __init__(self, settings: CrmSettings, metrics: WorkerMetrics | None = None, **kw: Any):
+        super().__init__(settings, metrics, **kw)
         self.client = HubSpotClient(self._http, metrics)
+
+    def connect(
+        self, settings: CrmSettings, transport: httpx.AsyncBaseTransport | None
+    ) -> httpx.AsyncClient:
+        token = settings.hubspot_token.get_secret_value()
+        return bearer_client(
+            settings.hubspot_base_url, token, settings.http_timeout_seconds, transport
+        )
 
     async def current_state(self, desired: Desired) -> Current:
         found = await self.client.get_contact(desired.email, desired.properties)
@@ -108,14 +104,11 @@ class CrmIntegration:
                 return Current(exists=True, properties=found, found_under=previous)
         return Current(exists=False)
 
-    def desired_key(self, event: CustomerEvent) -> str:
-        """What `sync` would establish, as a key: the worker skips an unchanged one."""
-        return desired_key(
-            desired_state(event, self.mapping, self.settings.hubspot_lifecycle_stages)
-        )
+    def desired(self, event: CustomerEvent) -> Desired:
+        return desired_state(event, self.mapping, self.settings.hubspot_lifecycle_stages)
 
     async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
-        desired = desired_state(event, self.mapping, self.settings.hubspot_lifecycle_stages)
+        desired = self.desired(event)
         actions = plan(desired, await self.current_state(desired))
         if dry_run:
             return [str(a) for a in actions]
@@ -155,6 +148,3 @@ class CrmIntegration:
             case UpsertContact(properties=properties):
                 await self.client.upsert_contact(email, dict(properties))
         return True
-
-    async def aclose(self) -> None:
-        await self._http.aclose()

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from libs.runtime.plans import NamedAction
+
 LIFECYCLE_STAGE = "lifecyclestage"
 
 #: HubSpot's default stages, earliest first. Accounts can customise them (a setting).
@@ -50,9 +52,8 @@ class Current:
 
 
 @dataclass(frozen=True)
-class ClearLifecycleStage:
-    def __str__(self) -> str:
-        return "clear_lifecyclestage"
+class ClearLifecycleStage(NamedAction):
+    kind = "clear_lifecyclestage"
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,11 @@ class UpsertContact:
 
 
 @dataclass(frozen=True)
-class ChangeContactEmail:
+class ChangeContactEmail(NamedAction):
     """Move the contact found under an earlier address to the desired one."""
 
+    kind = "change_email"  # the addresses stay out of the name
     previous_email: str
-
-    def __str__(self) -> str:
-        return "change_email"  # the addresses stay out of the name
 
 
 Action = ChangeContactEmail | ClearLifecycleStage | UpsertContact

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 
 from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
-from services.convertkit_sync.integration import KitIntegration
-from services.convertkit_sync.settings import KitSettings
+from services.convertkit_sync.integration import ConvertkitIntegration
+from services.convertkit_sync.settings import ConvertkitSettings
 from tests.integration.in_process import add_provider_fault, integration_factory, provider_state
 
 KIT_KEY = "test-kit-key"
@@ -24,15 +24,19 @@ def sandbox() -> FastAPI:
 
 
 @pytest.fixture
-async def make_kit(sandbox: FastAPI) -> AsyncIterator[Callable[..., KitIntegration]]:
+async def make_kit(sandbox: FastAPI) -> AsyncIterator[Callable[..., ConvertkitIntegration]]:
     async with integration_factory(
-        sandbox, KitIntegration, KitSettings, kit_base_url="http://sandbox/kit", kit_api_key=KIT_KEY
+        sandbox,
+        ConvertkitIntegration,
+        ConvertkitSettings,
+        kit_base_url="http://sandbox/kit",
+        kit_api_key=KIT_KEY,
     ) as make:
         yield make
 
 
 @pytest.fixture
-def kit(make_kit: Callable[..., KitIntegration]) -> KitIntegration:
+def kit(make_kit: Callable[..., ConvertkitIntegration]) -> ConvertkitIntegration:
     return make_kit()
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from libs.contracts import Lifecycle
 from libs.runtime.errors import PermanentProviderError, ProviderAuthError, TransientProviderError
 from services.convertkit_sync.client import KitClient
-from services.convertkit_sync.integration import KitIntegration
+from services.convertkit_sync.integration import ConvertkitIntegration
 from tests.conftest import unique_email
 from tests.events import customer_event
 
@@ -30,7 +30,7 @@ def subscriber(state: dict[str, Any], email: str) -> dict[str, Any]:
 
 
 async def test_first_sync_creates_the_subscriber_and_the_tag(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     email = unique_email()
     actions = await kit.sync(customer_event(email, Lifecycle.PAID), dry_run=False)
@@ -44,7 +44,7 @@ async def test_first_sync_creates_the_subscriber_and_the_tag(
 
 
 async def test_a_second_sync_makes_no_writes(
-    make_kit: Callable[..., KitIntegration], sandbox: FastAPI
+    make_kit: Callable[..., ConvertkitIntegration], sandbox: FastAPI
 ) -> None:
     email = unique_email()
     await make_kit().sync(customer_event(email, Lifecycle.PAID), dry_run=False)
@@ -58,7 +58,7 @@ async def test_a_second_sync_makes_no_writes(
 
 
 async def test_cancel_swaps_customer_for_churned_and_never_unsubscribes(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     email = unique_email()
     await kit.sync(customer_event(email, Lifecycle.PAID), dry_run=False)
@@ -76,7 +76,7 @@ async def test_cancel_swaps_customer_for_churned_and_never_unsubscribes(
 
 
 async def test_an_existing_tag_is_found_whatever_its_case(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     tag_id = await kit.client.tag_id("Customer", create=True)  # someone made it by hand
     other = await KitClient(kit.client.http.client).tag_id("customer", create=False)
@@ -85,7 +85,9 @@ async def test_an_existing_tag_is_found_whatever_its_case(
     assert (await kit_state(sandbox))["requests"][CREATE_TAG] == 1
 
 
-async def test_dry_run_plans_and_writes_nothing(kit: KitIntegration, sandbox: FastAPI) -> None:
+async def test_dry_run_plans_and_writes_nothing(
+    kit: ConvertkitIntegration, sandbox: FastAPI
+) -> None:
     actions = await kit.sync(customer_event(unique_email(), Lifecycle.PAID), dry_run=True)
     assert actions == ["upsert_subscriber", "add_tag:customer"]
     assert (await kit_state(sandbox))["requests"] == {}
@@ -99,7 +101,7 @@ class LaggingLookup(KitClient):
 
 
 async def test_a_lagging_lookup_still_removes_the_tags_to_remove(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     email = unique_email()
     await kit.sync(customer_event(email, Lifecycle.PAID), dry_run=False)
@@ -111,7 +113,7 @@ async def test_a_lagging_lookup_still_removes_the_tags_to_remove(
 
 
 async def test_removing_a_tag_the_subscriber_lacks_counts_as_done(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     email = unique_email()
     await kit.sync(customer_event(email, Lifecycle.CANCELED), dry_run=False)
@@ -121,7 +123,7 @@ async def test_removing_a_tag_the_subscriber_lacks_counts_as_done(
 
 
 async def test_a_wrong_key_is_a_permanent_auth_error(
-    make_kit: Callable[..., KitIntegration],
+    make_kit: Callable[..., ConvertkitIntegration],
 ) -> None:
     kit = make_kit(kit_api_key="wrong-key")
     with pytest.raises(ProviderAuthError) as caught:
@@ -133,7 +135,7 @@ async def test_a_wrong_key_is_a_permanent_auth_error(
 
 
 async def test_429_is_retryable_and_kit_sends_no_retry_after(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     await add_fault(sandbox, status=429, count=1)
     with pytest.raises(TransientProviderError) as caught:
@@ -144,7 +146,7 @@ async def test_429_is_retryable_and_kit_sends_no_retry_after(
 
 
 async def test_a_retry_after_header_is_honoured_when_present(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     await add_fault(sandbox, status=429, retry_after=7, count=1)
     with pytest.raises(TransientProviderError) as caught:
@@ -153,7 +155,7 @@ async def test_a_retry_after_header_is_honoured_when_present(
 
 
 async def test_a_failed_write_names_its_action_and_a_rerun_finishes(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     email = unique_email()
     await add_fault(sandbox, status=503, count=1, method="POST", path="/v4/tags/*/subscribers")
@@ -165,7 +167,7 @@ async def test_a_failed_write_names_its_action_and_a_rerun_finishes(
 
 
 async def test_tagging_with_a_tag_deleted_in_kit_fails_and_forgets_the_id(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     email = unique_email()
     await kit.sync(customer_event(email, Lifecycle.CANCELED), dry_run=False)
@@ -193,7 +195,7 @@ def subscribers(state: dict[str, Any], *emails: str) -> list[tuple[str, list[str
 
 
 async def test_an_email_change_moves_the_subscriber_in_place(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     old, new = unique_email("old"), unique_email("new")
     await kit.sync(customer_event(old, Lifecycle.PAID), dry_run=False)
@@ -213,7 +215,7 @@ async def test_an_email_change_moves_the_subscriber_in_place(
 
 
 async def test_a_lagging_lookup_after_a_move_moves_again_harmlessly(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     old, new = unique_email("old"), unique_email("new")
     await kit.sync(customer_event(old, Lifecycle.PAID), dry_run=False)
@@ -234,7 +236,7 @@ async def test_a_lagging_lookup_after_a_move_moves_again_harmlessly(
 
 
 async def test_when_the_new_address_has_its_own_subscriber_the_old_one_is_untagged(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     old, new = unique_email("old"), unique_email("new")
     await kit.sync(customer_event(old, Lifecycle.PAID), dry_run=False)
@@ -252,7 +254,7 @@ async def test_when_the_new_address_has_its_own_subscriber_the_old_one_is_untagg
 
 
 async def test_a_move_refused_as_taken_falls_back_to_the_new_subscriber(
-    kit: KitIntegration, sandbox: FastAPI
+    kit: ConvertkitIntegration, sandbox: FastAPI
 ) -> None:
     old, new = unique_email("old"), unique_email("new")
     await kit.sync(customer_event(old, Lifecycle.PAID), dry_run=False)

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from libs.runtime.worker_app import WorkerAdapters
 from services.convertkit_sync.main import create_app
-from services.convertkit_sync.settings import KitSettings
+from services.convertkit_sync.settings import ConvertkitSettings
 from tests.unit.runtime.worker_app_harness import FAST_RETRIES, Script, applied_version, drive, paid
 
 KIT: Script = {
@@ -21,7 +21,8 @@ KIT: Script = {
 
 def app(adapters: WorkerAdapters) -> FastAPI:
     return create_app(
-        KitSettings.load(env="local", kit_base_url="https://kit.test", **FAST_RETRIES), adapters
+        ConvertkitSettings.load(env="local", kit_base_url="https://kit.test", **FAST_RETRIES),
+        adapters,
     )
 
 

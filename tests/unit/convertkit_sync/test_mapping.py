@@ -8,14 +8,19 @@ import pytest
 
 from libs.contracts import Lifecycle
 from libs.runtime.mapping import DEFAULT_MAPPING_FILE, MappingError, load_section
-from services.convertkit_sync.integration import SECTION, KitMapping, desired_state, first_name
+from services.convertkit_sync.integration import (
+    SECTION,
+    ConvertkitMapping,
+    desired_state,
+    first_name,
+)
 from services.convertkit_sync.main import create_app
-from services.convertkit_sync.settings import KitSettings
+from services.convertkit_sync.settings import ConvertkitSettings
 from tests.events import customer_event
 
 
-def shipped() -> KitMapping:
-    mapping: KitMapping = load_section(DEFAULT_MAPPING_FILE, SECTION, KitMapping)
+def shipped() -> ConvertkitMapping:
+    mapping: ConvertkitMapping = load_section(DEFAULT_MAPPING_FILE, SECTION, ConvertkitMapping)
     return mapping
 
 
@@ -42,7 +47,7 @@ def test_a_product_with_its_own_rules_replaces_the_default(tmp_path: Path) -> No
     path.write_text(
         "convertkit:\n  default: {paid: [customer]}\n  products:\n    prod_vip: {paid: [vip]}\n"
     )
-    mapping: KitMapping = load_section(path, SECTION, KitMapping)
+    mapping: ConvertkitMapping = load_section(path, SECTION, ConvertkitMapping)
     event = customer_event("jane@example.com", products=("prod_vip",))
     desired = desired_state(event, mapping)
     assert desired.tags == {"vip"}
@@ -70,7 +75,7 @@ def test_a_bad_section_stops_the_service_at_start_naming_file_key_and_why(
     path = tmp_path / "mapping.yaml"
     path.write_text(section)
     with pytest.raises(MappingError) as caught:
-        create_app(KitSettings(env="local", mapping_file=path))
+        create_app(ConvertkitSettings(env="local", mapping_file=path))
     assert caught.value.file == path
     assert caught.value.key == key
     assert caught.value.why

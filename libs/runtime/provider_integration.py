@@ -1,0 +1,68 @@
+"""What every integration does around its own sync: read its section of the mapping at start,
+hold one HTTP client to its provider (closed with the worker), key its desired state, and name
+the action a provider error happened in. A provider folder adds its client, plan and `sync`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, ClassVar, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from libs.contracts import CustomerEvent
+
+from .errors import ProviderError
+from .integration import WorkerSettings, desired_key
+from .mapping import load_section
+from .worker_metrics import WorkerMetrics
+
+S = TypeVar("S", bound=WorkerSettings)
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+class ProviderIntegration(Generic[S, M]):
+    #: the integration's one name: mapping section, metrics, errors, topics
+    name: ClassVar[str]
+    #: the pydantic model its mapping section must fit
+    mapping_model: ClassVar[type[BaseModel]]
+
+    def __init__(
+        self,
+        settings: S,
+        metrics: WorkerMetrics | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        # `transport` lets tests run the client against the sandbox app (or a fake) in-process.
+        self.settings = settings
+        self.metrics = metrics
+        # read now, so a bad file stops the service at start, not at the first event
+        self.mapping: M = load_section(settings.mapping_file, self.name, self.mapping_model)
+        self._http = self.connect(settings, transport)
+
+    def connect(self, settings: S, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        """The HTTP client to the provider (base URL and credentials from `settings`)."""
+        raise NotImplementedError
+
+    def desired(self, event: CustomerEvent) -> Any:
+        """What the provider should hold after `event` (the plan's `Desired`)."""
+        raise NotImplementedError
+
+    def desired_key(self, event: CustomerEvent) -> str:
+        """What `sync` would establish, as a key: the worker skips an unchanged one."""
+        return desired_key(self.desired(event))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+async def attempt(action: object, call: Awaitable[T]) -> T:
+    """Await `call`; a provider error it raises names `action` (the failure's and the metrics'
+    action), so a ticket says which step of the plan failed."""
+    try:
+        return await call
+    except ProviderError as error:
+        error.action = str(action)
+        raise
