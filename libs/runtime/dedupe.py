@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .clock import now
-from .repository import Change, InMemoryRepository, MongoRepository, Updated
+from .repository import Change, InMemoryRepository, MongoRepository, Snapshot, Updated
 
 Document = dict[str, Any]
 
@@ -125,7 +125,12 @@ class DedupeRecords(Protocol):
     async def get(self, record_id: str) -> Applied | None: ...
 
     async def update(
-        self, record_id: str, change: Change[Applied], *, seen: Applied | None = None
+        self,
+        record_id: str,
+        change: Change[Applied],
+        snapshot: Snapshot[Applied] | None = None,
+        *,
+        seen: Applied | None = None,
     ) -> Updated[Applied]:
         """Compare-and-set `change`; with `seen` (the record as the caller read it) the first
         attempt writes from that read, without reading again."""
@@ -143,30 +148,38 @@ class MongoDedupe(MongoRepository[Applied]):
         super().__init__(db[f"{integration}_applied"], AppliedCodec())
 
     async def update(
-        self, record_id: str, change: Change[Applied], *, seen: Applied | None = None
+        self,
+        record_id: str,
+        change: Change[Applied],
+        snapshot: Snapshot[Applied] | None = None,
+        *,
+        seen: Applied | None = None,
     ) -> Updated[Applied]:
         # One compare-and-set from the worker's own read: on FerretDB each round trip counts
         # (the soak's bottleneck), so an event costs one read and one write. Only if another
         # writer got there first does the repository's loop read again and redo the change.
-        if seen is not None:
-            after = change(seen)
-            if (
-                after is not None
-                and after != seen
-                and await self._write(record_id, after, seen.revision)
-            ):
-                return Updated(seen if seen.revision else None, after, written=True)
-        return await super().update(record_id, change)
+        return await super().update(record_id, change, snapshot or _snapshot_of(record_id, seen))
 
 
 class InMemoryDedupe(InMemoryRepository[Applied]):
-    """The fake. A read costs nothing here, so `seen` is not needed: it reads again, which ends
-    in the same record as the store's write from `seen` (or its redo after a lost race)."""
+    """The fake: the same write from the worker's read as the store's adapter."""
 
     def __init__(self) -> None:
         super().__init__(AppliedCodec())
 
     async def update(
-        self, record_id: str, change: Change[Applied], *, seen: Applied | None = None
+        self,
+        record_id: str,
+        change: Change[Applied],
+        snapshot: Snapshot[Applied] | None = None,
+        *,
+        seen: Applied | None = None,
     ) -> Updated[Applied]:
-        return await super().update(record_id, change)
+        return await super().update(record_id, change, snapshot or _snapshot_of(record_id, seen))
+
+
+def _snapshot_of(record_id: str, seen: Applied | None) -> Snapshot[Applied] | None:
+    """The worker's read as a snapshot (an empty record, revision 0: there is none yet)."""
+    if seen is None:
+        return None
+    return Snapshot({record_id: (seen, seen.revision)} if seen.revision else {})

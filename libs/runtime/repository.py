@@ -68,6 +68,13 @@ class Snapshot(Generic[T]):
 
     read: dict[str, tuple[T, int]]
 
+    def of(self, record_id: str) -> tuple[T | None, int]:
+        """The record as read and its revision; (None, 0) if there was none."""
+        found = self.read.get(record_id)
+        if found is None:
+            return None, 0
+        return found
+
     @property
     def values(self) -> dict[str, T]:
         return {record_id: value for record_id, (value, _) in self.read.items()}
@@ -82,7 +89,12 @@ class Repository(Protocol[T]):
         """One read of many records, to decide on and then hand to `update_many`."""
         ...
 
-    async def update(self, record_id: str, change: Change[T]) -> Updated[T]: ...
+    async def update(
+        self, record_id: str, change: Change[T], snapshot: Snapshot[T] | None = None
+    ) -> Updated[T]:
+        """`snapshot`: the caller's read; the first attempt writes from it without reading
+        again (absent from it: there is no record yet)."""
+        ...
 
     async def update_many(
         self, changes: Mapping[str, Change[T]], snapshot: Snapshot[T] | None = None
@@ -152,10 +164,15 @@ class MongoRepository(Generic[T]):
         )
         return result.matched_count == 1
 
-    async def update(self, record_id: str, change: Change[T]) -> Updated[T]:
+    async def update(
+        self, record_id: str, change: Change[T], snapshot: Snapshot[T] | None = None
+    ) -> Updated[T]:
         first: T | None = None
         for attempt in range(MAX_CAS_TRIES):
-            current, revision = await self._read(record_id)
+            if attempt == 0 and snapshot is not None:
+                current, revision = snapshot.of(record_id)
+            else:
+                current, revision = await self._read(record_id)
             if attempt == 0:
                 first = current
             after = change(current)
@@ -259,10 +276,15 @@ class InMemoryRepository(Generic[T]):
         fields.pop("_id", None)
         self.documents[record_id] = {"_id": record_id, **fields, REVISION: revision + 1}
 
-    async def update(self, record_id: str, change: Change[T]) -> Updated[T]:
+    async def update(
+        self, record_id: str, change: Change[T], snapshot: Snapshot[T] | None = None
+    ) -> Updated[T]:
         first: T | None = None
         for attempt in range(MAX_CAS_TRIES):
-            current, revision = self._read(record_id)
+            if attempt == 0 and snapshot is not None:
+                current, revision = snapshot.of(record_id)
+            else:
+                current, revision = self._read(record_id)
             if attempt == 0:
                 first = current
             after = change(current)
