@@ -25,7 +25,8 @@ from typing import Any, Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .clock import now
-from .repository import Change, InMemoryRepository, MongoRepository, Snapshot, Updated
+from .memory_repository import InMemoryRepository
+from .repository import Change, MongoRepository, Snapshot, Updated
 
 Document = dict[str, Any]
 

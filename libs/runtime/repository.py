@@ -6,9 +6,9 @@ between; otherwise it is read again and the change redone. FerretDB 1.x has no t
 this is how two writers never both win. The store keeps a `revision` beside each record that grows
 on every write; the filter `{_id, revision}` is the compare.
 
-`Repository` is the port; `MongoRepository` the PyMongo adapter and `InMemoryRepository` the fake
-(tests of handlers and use cases, no servers). Both go through the same `Codec`, so a fake
-round-trips records exactly as the store does.
+`Repository` is the port; `MongoRepository` the PyMongo adapter and `InMemoryRepository`
+(`memory_repository.py`) the fake, for tests of handlers and use cases without servers. Both go
+through the same `Codec`, so a fake round-trips records exactly as the store does.
 
 A `Change` is a pure function of the record as read (None: there is none yet) that returns the
 record to write; returning the same value (or None) writes nothing. It may run more than once
@@ -18,7 +18,6 @@ record to write; returning the same value (or None) writes nothing. It may run m
 from __future__ import annotations
 
 import asyncio
-import copy
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -104,7 +103,7 @@ class Repository(Protocol[T]):
         ...
 
 
-def _changed(before: T | None, after: T | None) -> bool:
+def changed(before: T | None, after: T | None) -> bool:
     return after is not None and after != before
 
 
@@ -176,7 +175,7 @@ class MongoRepository(Generic[T]):
             if attempt == 0:
                 first = current
             after = change(current)
-            if not _changed(current, after):
+            if not changed(current, after):
                 return Updated(first, current, written=False)
             assert after is not None
             if await self._write(record_id, after, revision):
@@ -200,7 +199,7 @@ class MongoRepository(Generic[T]):
         for record_id, change in changes.items():
             current, revision = read.get(record_id, (None, 0))
             after = change(current)
-            if not _changed(current, after):
+            if not changed(current, after):
                 results[record_id] = Updated(current, current, written=False)
                 continue
             assert after is not None
@@ -241,70 +240,3 @@ class MongoRepository(Generic[T]):
                 continue
             redo = await self.update(record_id, changes[record_id])
             results[record_id] = Updated(results[record_id].before, redo.after, redo.written)
-
-
-class InMemoryRepository(Generic[T]):
-    """The fake: the same compare-and-set over documents held in a dict. `interfere`, when set,
-    runs before each write, so a test can play the other writer that makes a write lose."""
-
-    def __init__(self, codec: Codec[T]) -> None:
-        self.codec = codec
-        self.documents: dict[str, Document] = {}
-        self.writes = 0
-        self.interfere: Callable[[str], None] | None = None
-
-    def _read(self, record_id: str) -> tuple[T | None, int]:
-        doc = self.documents.get(record_id)
-        if doc is None:
-            return None, 0
-        return self.codec.from_document(copy.deepcopy(doc)), int(doc[REVISION])
-
-    async def get(self, record_id: str) -> T | None:
-        return self._read(record_id)[0]
-
-    async def snapshot(self, record_ids: Iterable[str]) -> Snapshot[T]:
-        found = {i: self._read(i) for i in set(record_ids)}
-        return Snapshot({i: (v, r) for i, (v, r) in found.items() if v is not None})
-
-    async def get_many(self, record_ids: Iterable[str]) -> dict[str, T]:
-        return (await self.snapshot(record_ids)).values
-
-    def put(self, record_id: str, value: T) -> None:
-        """Write unconditionally (a test's setup, or the other writer of `interfere`)."""
-        revision = self._read(record_id)[1]
-        fields = self.codec.to_document(value)
-        fields.pop("_id", None)
-        self.documents[record_id] = {"_id": record_id, **fields, REVISION: revision + 1}
-
-    async def update(
-        self, record_id: str, change: Change[T], snapshot: Snapshot[T] | None = None
-    ) -> Updated[T]:
-        first: T | None = None
-        for attempt in range(MAX_CAS_TRIES):
-            if attempt == 0 and snapshot is not None:
-                current, revision = snapshot.of(record_id)
-            else:
-                current, revision = self._read(record_id)
-            if attempt == 0:
-                first = current
-            after = change(current)
-            if not _changed(current, after):
-                return Updated(first, current, written=False)
-            assert after is not None
-            if self.interfere is not None:
-                self.interfere(record_id)
-            if self._read(record_id)[1] == revision:
-                self.put(record_id, after)
-                self.writes += 1
-                return Updated(first, after, written=True)
-            await asyncio.sleep(0)
-        raise ConcurrentUpdate(record_id)
-
-    async def update_many(
-        self, changes: Mapping[str, Change[T]], snapshot: Snapshot[T] | None = None
-    ) -> dict[str, Updated[T]]:
-        results = {record_id: await self.update(record_id, c) for record_id, c in changes.items()}
-        if snapshot is None:
-            return results
-        # judged against what the caller read, as the store's adapter does
-        return {i: Updated(snapshot.values.get(i), r.after, r.written) for i, r in results.items()}

@@ -18,12 +18,9 @@ from pymongo.errors import BulkWriteError
 
 from libs.contracts.identity import email_key
 from libs.runtime.clock import now
+from libs.runtime.memory_repository import InMemoryRepository
 from libs.runtime.mongo import DUPLICATE_KEY
-from libs.runtime.repository import (
-    InMemoryRepository,
-    MongoRepository,
-    Repository,
-)
+from libs.runtime.repository import MongoRepository, Repository
 
 from .canonical import CanonicalCustomer
 

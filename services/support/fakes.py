@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from libs.runtime.repository import InMemoryRepository
+from libs.runtime.memory_repository import InMemoryRepository
 
 from .incidents import IncidentRecord
 from .ports import LIST_LIMIT, IncidentCodec, Step, StepCodec, Timeline, TimelineCodec

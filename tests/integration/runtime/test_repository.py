@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
+from libs.runtime.memory_repository import InMemoryRepository
 from libs.runtime.mongo import ConcurrentUpdate
-from libs.runtime.repository import InMemoryRepository, MongoRepository, Repository
+from libs.runtime.repository import MongoRepository, Repository
 
 Document = dict[str, Any]
 
