@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -107,6 +107,33 @@ def changed(before: T | None, after: T | None) -> bool:
     return after is not None and after != before
 
 
+async def compare_and_set(
+    record_id: str,
+    change: Change[T],
+    snapshot: Snapshot[T] | None,
+    read: Callable[[str], Awaitable[tuple[T | None, int]]],
+    write: Callable[[str, T, int], Awaitable[bool]],
+) -> Updated[T]:
+    """The loop every adapter's `update` is: read (the first time from `snapshot`, if handed
+    one), change, write if the revision still holds, else read again and redo."""
+    first: T | None = None
+    for attempt in range(MAX_CAS_TRIES):
+        if attempt == 0 and snapshot is not None:
+            current, revision = snapshot.of(record_id)
+        else:
+            current, revision = await read(record_id)
+        if attempt == 0:
+            first = current
+        after = change(current)
+        if not changed(current, after):
+            return Updated(first, current, written=False)
+        assert after is not None
+        if await write(record_id, after, revision):
+            return Updated(first, after, written=True)
+        await asyncio.sleep(0)
+    raise ConcurrentUpdate(record_id)
+
+
 class MongoRepository(Generic[T]):
     """One collection, one record per `_id`, written by compare-and-set on `revision`."""
 
@@ -166,22 +193,7 @@ class MongoRepository(Generic[T]):
     async def update(
         self, record_id: str, change: Change[T], snapshot: Snapshot[T] | None = None
     ) -> Updated[T]:
-        first: T | None = None
-        for attempt in range(MAX_CAS_TRIES):
-            if attempt == 0 and snapshot is not None:
-                current, revision = snapshot.of(record_id)
-            else:
-                current, revision = await self._read(record_id)
-            if attempt == 0:
-                first = current
-            after = change(current)
-            if not changed(current, after):
-                return Updated(first, current, written=False)
-            assert after is not None
-            if await self._write(record_id, after, revision):
-                return Updated(first, after, written=True)
-            await asyncio.sleep(0)
-        raise ConcurrentUpdate(record_id)
+        return await compare_and_set(record_id, change, snapshot, self._read, self._write)
 
     async def update_many(
         self, changes: Mapping[str, Change[T]], snapshot: Snapshot[T] | None = None
@@ -213,15 +225,21 @@ class MongoRepository(Generic[T]):
                         {"$set": self._fields(after, revision + 1, token)},
                     )
                 )
+        all_won = True
         if inserts:
             try:
                 await self.collection.insert_many(inserts, ordered=False)
             except BulkWriteError as exc:  # some were created meanwhile: judged below
                 if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                     raise
+                all_won = False
         for start in range(0, len(updates), BULK_CHUNK):
-            await self.collection.bulk_write(updates[start : start + BULK_CHUNK], ordered=False)
-        if inserts or updates:
+            chunk = updates[start : start + BULK_CHUNK]
+            written = await self.collection.bulk_write(chunk, ordered=False)
+            all_won = all_won and written.matched_count == len(chunk)
+        # Every compare matched: every write is ours (a later write by someone else compared
+        # against ours, so it lost nothing). Only otherwise is it worth reading back which lost.
+        if not all_won:
             await self._redo_lost(changes, results, token)
         return results
 
