@@ -3,14 +3,11 @@ in a dict, through the same codec, so handler tests hold exactly what the store 
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Generic
 
-from .mongo import ConcurrentUpdate
 from .repository import (
-    MAX_CAS_TRIES,
     REVISION,
     Change,
     Codec,
@@ -18,7 +15,7 @@ from .repository import (
     Snapshot,
     T,
     Updated,
-    changed,
+    compare_and_set,
 )
 
 
@@ -55,29 +52,22 @@ class InMemoryRepository(Generic[T]):
         fields.pop("_id", None)
         self.documents[record_id] = {"_id": record_id, **fields, REVISION: revision + 1}
 
+    async def _write(self, record_id: str, value: T, revision: int) -> bool:
+        if self.interfere is not None:
+            self.interfere(record_id)
+        if self._read(record_id)[1] != revision:
+            return False
+        self.put(record_id, value)
+        self.writes += 1
+        return True
+
+    async def _aread(self, record_id: str) -> tuple[T | None, int]:
+        return self._read(record_id)
+
     async def update(
         self, record_id: str, change: Change[T], snapshot: Snapshot[T] | None = None
     ) -> Updated[T]:
-        first: T | None = None
-        for attempt in range(MAX_CAS_TRIES):
-            if attempt == 0 and snapshot is not None:
-                current, revision = snapshot.of(record_id)
-            else:
-                current, revision = self._read(record_id)
-            if attempt == 0:
-                first = current
-            after = change(current)
-            if not changed(current, after):
-                return Updated(first, current, written=False)
-            assert after is not None
-            if self.interfere is not None:
-                self.interfere(record_id)
-            if self._read(record_id)[1] == revision:
-                self.put(record_id, after)
-                self.writes += 1
-                return Updated(first, after, written=True)
-            await asyncio.sleep(0)
-        raise ConcurrentUpdate(record_id)
+        return await compare_and_set(record_id, change, snapshot, self._aread, self._write)
 
     async def update_many(
         self, changes: Mapping[str, Change[T]], snapshot: Snapshot[T] | None = None
