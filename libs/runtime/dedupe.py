@@ -20,13 +20,13 @@ read instead of reading again, and only a lost write costs a second read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .clock import now
 from .memory_repository import InMemoryRepository
-from .repository import Change, MongoRepository, Snapshot, Updated
+from .repository import Change, MongoRepository, Repository, Snapshot
 
 Document = dict[str, Any]
 
@@ -120,22 +120,9 @@ def record(
     return change
 
 
-class DedupeRecords(Protocol):
-    """The worker's port to its dedupe records."""
-
-    async def get(self, record_id: str) -> Applied | None: ...
-
-    async def update(
-        self,
-        record_id: str,
-        change: Change[Applied],
-        snapshot: Snapshot[Applied] | None = None,
-        *,
-        seen: Applied | None = None,
-    ) -> Updated[Applied]:
-        """Compare-and-set `change`; with `seen` (the record as the caller read it) the first
-        attempt writes from that read, without reading again."""
-        ...
+#: the worker's port to its dedupe records: the repository's (`update` from the worker's own
+#: read, handed in as `as_read(customer_id, seen)`, costs one write and no second read)
+DedupeRecords = Repository[Applied]
 
 
 async def lookup(records: DedupeRecords, customer_id: str) -> Applied:
@@ -148,39 +135,15 @@ class MongoDedupe(MongoRepository[Applied]):
     def __init__(self, db: AsyncDatabase[Document], integration: str) -> None:
         super().__init__(db[f"{integration}_applied"], AppliedCodec())
 
-    async def update(
-        self,
-        record_id: str,
-        change: Change[Applied],
-        snapshot: Snapshot[Applied] | None = None,
-        *,
-        seen: Applied | None = None,
-    ) -> Updated[Applied]:
-        # One compare-and-set from the worker's own read: on FerretDB each round trip counts
-        # (the soak's bottleneck), so an event costs one read and one write. Only if another
-        # writer got there first does the repository's loop read again and redo the change.
-        return await super().update(record_id, change, snapshot or _snapshot_of(record_id, seen))
-
 
 class InMemoryDedupe(InMemoryRepository[Applied]):
-    """The fake: the same write from the worker's read as the store's adapter."""
-
     def __init__(self) -> None:
         super().__init__(AppliedCodec())
 
-    async def update(
-        self,
-        record_id: str,
-        change: Change[Applied],
-        snapshot: Snapshot[Applied] | None = None,
-        *,
-        seen: Applied | None = None,
-    ) -> Updated[Applied]:
-        return await super().update(record_id, change, snapshot or _snapshot_of(record_id, seen))
 
-
-def _snapshot_of(record_id: str, seen: Applied | None) -> Snapshot[Applied] | None:
-    """The worker's read as a snapshot (an empty record, revision 0: there is none yet)."""
-    if seen is None:
-        return None
-    return Snapshot({record_id: (seen, seen.revision)} if seen.revision else {})
+def as_read(customer_id: str, seen: Applied) -> Snapshot[Applied]:
+    """The worker's read as the snapshot its write compares against: on FerretDB each round
+    trip counts (the soak's bottleneck), so an event costs one read and one write; only if
+    another writer got there first does the repository read again and redo the change. An empty
+    record (revision 0) means there is none yet."""
+    return Snapshot({customer_id: (seen, seen.revision)} if seen.revision else {})

@@ -37,7 +37,7 @@ from libs.contracts import (
 )
 
 from .consuming import CommitPolicy, HandBack
-from .dedupe import Applied, DedupeRecords, lookup, record
+from .dedupe import Applied, DedupeRecords, as_read, lookup, record
 from .integration import Integration, Mode, WorkerSettings, in_rollout
 from .logging import email_hash, get_logger
 from .steps import StepRunner
@@ -222,4 +222,4 @@ class WorkerLoop:
             forget_desired=outcome is SyncOutcome.FAILED,
         )
         # from `seen`: one write, no second read (unless a concurrent replay wrote meanwhile)
-        await self.dedupe.update(event.customer_id, change, seen=seen)
+        await self.dedupe.update(event.customer_id, change, as_read(event.customer_id, seen))

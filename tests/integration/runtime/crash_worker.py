@@ -28,7 +28,7 @@ from libs.runtime.dedupe import Applied, MongoDedupe
 from libs.runtime.integration import WorkerSettings
 from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client
-from libs.runtime.repository import Change, Updated
+from libs.runtime.repository import Change, Snapshot, Updated
 from libs.runtime.worker import WorkerLoop
 from libs.runtime.worker_app import stop_worker, subscribe_worker
 from libs.runtime.worker_metrics import WorkerMetrics
@@ -83,9 +83,9 @@ class CrashingDedupe(MongoDedupe):
         self.config = config
 
     async def update(
-        self, record_id: str, change: Change[Applied], *, seen: Applied | None = None
+        self, record_id: str, change: Change[Applied], snapshot: Snapshot[Applied] | None = None
     ) -> Updated[Applied]:
-        updated = await super().update(record_id, change, seen=seen)
+        updated = await super().update(record_id, change, snapshot)
         event_id = updated.after.last_event if updated.after is not None else None
         crash_if(self.config, "recorded", event_id or "")  # after the record, before the commit
         return updated

@@ -17,6 +17,7 @@ from libs.runtime.dedupe import (
     DedupeRecords,
     InMemoryDedupe,
     MongoDedupe,
+    as_read,
     lookup,
     record,
 )
@@ -100,7 +101,9 @@ async def test_a_record_written_from_a_stale_read_is_redone(store: DedupeRecords
     await record_outcome(
         store, "cust_7", "evt_2", "synced", version=2, desired_key="b"
     )  # meanwhile
-    await store.update("cust_7", record("evt_3", "stale"), seen=seen)  # from the older read
+    await store.update(
+        "cust_7", record("evt_3", "stale"), as_read("cust_7", seen)
+    )  # from the older read
     found = await lookup(store, "cust_7")
     assert (found.version, found.desired_key) == (2, "b")
     assert set(found.recent) == {"evt_1", "evt_2", "evt_3"}
@@ -133,7 +136,9 @@ async def test_an_event_costs_one_read_and_one_write(mongodb_uri: str, mongo_db:
         store = MongoDedupe(client[mongo_db.name], "circle")
         for event_id, version, write in (("evt_1", 1, "insert"), ("evt_2", 2, "update")):
             seen = await lookup(store, "cust_8")  # the worker's read, before it decides
-            await store.update("cust_8", record(event_id, "synced", version=version), seen=seen)
+            await store.update(
+                "cust_8", record(event_id, "synced", version=version), as_read("cust_8", seen)
+            )
             assert commands.take() == ["find", write]
         # the stored shape is the one existing records have
         doc = await mongo_db["circle_applied"].find_one({"_id": "cust_8"})

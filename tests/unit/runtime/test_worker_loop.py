@@ -18,7 +18,7 @@ from libs.runtime.consuming import CommitAfterEffect, HandBack, decode_as
 from libs.runtime.dedupe import Applied, InMemoryDedupe
 from libs.runtime.errors import ProviderError, TransientProviderError, error_for_status
 from libs.runtime.integration import Mode, WorkerSettings, in_rollout
-from libs.runtime.repository import Change, Updated
+from libs.runtime.repository import Change, Snapshot, Updated
 from libs.runtime.worker import WorkerLoop
 from libs.runtime.worker_metrics import WorkerMetrics
 
@@ -55,9 +55,9 @@ class JournaledDedupe(InMemoryDedupe):
         self.journal = journal
 
     async def update(
-        self, record_id: str, change: Change[Applied], *, seen: Applied | None = None
+        self, record_id: str, change: Change[Applied], snapshot: Snapshot[Applied] | None = None
     ) -> Updated[Applied]:
-        updated = await super().update(record_id, change, seen=seen)
+        updated = await super().update(record_id, change, snapshot)
         assert updated.after is not None
         assert updated.after.last_event is not None
         self.journal.append(("processed", updated.after.recent[updated.after.last_event]))
