@@ -135,10 +135,10 @@ class FaultMiddleware:
             await asyncio.sleep(fault.spec.latency_ms / 1000)
         log = self.sandbox.logs[spec.name]
         if fault.spec.drop:
-            log.faulted[key] += 1
+            log.fault(method, key, answered=False)
             await drop_connection(scope, receive)
         elif fault.spec.status is not None:
-            log.faulted[key] += 1
+            log.fault(method, key, answered=True)
             await _fault_response(spec, fault.spec)(scope, receive, send)
         else:
             log.delayed[key] += 1

@@ -1,9 +1,10 @@
 """What every provider stand-in does before its own logic: check the credential, apply the rate
 limit, and count the request. Each provider describes its own answers in a `ProviderSpec`.
 
-Counting happens here, after auth and the rate limit, so `requests` only holds calls that reached
+Counting happens here, after auth and the rate limit, so `requests` only holds writes that reached
 the provider's logic; refused ones go to `rejected` and injected failures to `faulted` (see
-`faults.py`). A test can then tell one grant from two, and still see every retry.
+`faults.py`). A test can then tell one grant from two, and still see every retry. `reads` holds
+every read the provider answered, refused or not, as a quota counts them (see `state.RequestLog`).
 """
 
 from __future__ import annotations
@@ -102,11 +103,11 @@ def guard(spec: ProviderSpec) -> Any:
         key = f"{request.method} {provider_template(request.scope, spec.prefix)}"
         credential = spec.authenticate(request, sandbox.settings)
         if credential is None:
-            log.rejected[key] += 1
+            log.refuse(request.method, key)
             raise ReplyNow(spec.unauthorized(request))
         wait = sandbox.limiters[spec.name].hit(credential)
         if wait is not None:
-            log.rejected[key] += 1
+            log.refuse(request.method, key)
             retry_after = max(1, math.ceil(wait)) if spec.sends_retry_after else None
             raise ReplyNow(spec.too_many_requests(retry_after))
         # Counted once the whole request has arrived: one whose client died before its body

@@ -24,10 +24,15 @@ PROVIDERS = ("circle", "kit", "hubspot", "zendesk", "stripe")
 class RequestLog:
     """Counts by "METHOD /path/template", e.g. "POST /v4/tags/{tag_id}/subscribers".
 
-    requests: mutating calls that reached the provider's logic (what a test compares);
-    reads: the same for GETs; faulted: answered by an injected status or dropped;
+    requests: mutating calls that reached the provider's logic, once their body had arrived
+    (what a test compares: one grant, not two);
+    reads: every non-mutating call the provider answered, whatever the answer: 2xx, 4xx, a
+    refused 401/429 or an injected error status (real quotas count those too; Circle's does);
+    faulted: answered by an injected status or dropped (a drop has no answer: not in reads);
     delayed: slowed by a latency fault, then answered normally (also in requests/reads);
-    rejected: refused for a bad credential or the rate limit.
+    rejected: refused for a bad credential or the rate limit (a refused read is also in reads);
+    calls: every call the provider answered, reads and writes, what a provider's quota would
+    charge: `reads` + `requests` + the writes refused or answered by an injected status.
     """
 
     requests: Counter[str] = field(default_factory=Counter)
@@ -35,21 +40,47 @@ class RequestLog:
     faulted: Counter[str] = field(default_factory=Counter)
     delayed: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    # Writes answered without reaching the provider's logic (refused, or an injected status).
+    unserved_writes: int = 0
 
     def record(self, method: str, key: str) -> None:
+        """A call that reached the provider's logic (its body has arrived)."""
         (self.requests if method in MUTATING_METHODS else self.reads)[key] += 1
+
+    def refuse(self, method: str, key: str) -> None:
+        """A call answered 401 or 429 before the provider's logic."""
+        self.rejected[key] += 1
+        self._answered_early(method, key)
+
+    def fault(self, method: str, key: str, *, answered: bool) -> None:
+        """A call taken by an injected fault: answered with its status, or dropped."""
+        self.faulted[key] += 1
+        if answered:
+            self._answered_early(method, key)
+
+    def _answered_early(self, method: str, key: str) -> None:
+        if method in MUTATING_METHODS:
+            self.unserved_writes += 1
+        else:
+            self.reads[key] += 1
+
+    @property
+    def calls(self) -> int:
+        return sum(self.reads.values()) + sum(self.requests.values()) + self.unserved_writes
 
     def clear(self) -> None:
         for counter in (self.requests, self.reads, self.faulted, self.delayed, self.rejected):
             counter.clear()
+        self.unserved_writes = 0
 
-    def snapshot(self) -> dict[str, dict[str, int]]:
+    def snapshot(self) -> dict[str, Any]:
         return {
             "requests": dict(self.requests),
             "reads": dict(self.reads),
             "faulted": dict(self.faulted),
             "delayed": dict(self.delayed),
             "rejected": dict(self.rejected),
+            "calls": self.calls,
         }
 
 
