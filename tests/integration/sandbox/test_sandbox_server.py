@@ -72,3 +72,25 @@ def test_status_fault_over_a_real_socket(base_url: str) -> None:
         response = client.get("/zendesk/api/v2/tickets", headers=ZENDESK)
         assert response.status_code == 503
         assert response.headers["retry-after"] == "3"
+
+
+def test_reads_and_calls_over_a_real_socket(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=5) as client:
+        assert client.post("/_sandbox/reset").status_code == 200
+        assert client.get("/zendesk/api/v2/tickets/9.json", headers=ZENDESK).status_code == 404
+        fault = {"provider": "zendesk", "status": 429, "count": 1}
+        client.post("/_sandbox/faults", json=fault)
+        assert client.get("/zendesk/api/v2/tickets/9", headers=ZENDESK).status_code == 429
+        client.post("/_sandbox/faults", json={"provider": "zendesk", "drop": True, "count": 1})
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            client.get("/zendesk/api/v2/tickets", headers=ZENDESK)
+        body = {"ticket": {"subject": "x", "comment": {"body": "y"}, "requester": {"name": "A"}}}
+        client.post("/zendesk/api/v2/tickets", json=body, headers=ZENDESK)
+        zendesk = client.get("/_sandbox/state").json()["zendesk"]
+        # The 404 and the 429 are reads; the dropped read got no answer; the write is no read.
+        assert zendesk["reads"] == {"GET /api/v2/tickets/{id}": 2}
+        assert zendesk["requests"] == {"POST /api/v2/tickets": 1}
+        assert zendesk["calls"] == 3
+        assert client.post("/_sandbox/reset", params={"provider": "zendesk"}).status_code == 200
+        zendesk = client.get("/_sandbox/state").json()["zendesk"]
+        assert (zendesk["reads"], zendesk["requests"], zendesk["calls"]) == ({}, {}, 0)
