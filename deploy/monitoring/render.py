@@ -208,6 +208,36 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
         ],
     ),
     (
+        "Provider budget",
+        [
+            panel(
+                "Provider calls by kind and outcome",
+                [
+                    target(
+                        "sum by (integration, kind, outcome) "
+                        f"(rate(switchboard_provider_requests_total{{{NS}}}[5m]))",
+                        "{{integration}} {{kind}} {{outcome}}",
+                    )
+                ],
+                "reqps",
+                "Every call sent (GET: read; other methods: write), paced at the provider's "
+                "published limit. rate_limited: 429s, which pacing should keep rare.",
+            ),
+            panel(
+                "Monthly quota used",
+                [
+                    target(
+                        f"max by (integration) (switchboard_provider_quota_used_ratio{{{NS}}})",
+                        "{{integration}}",
+                    )
+                ],
+                "percentunit",
+                "This month's calls (UTC, all replicas) against the integration's quota "
+                "(SWITCHBOARD_<INTEGRATION>_MONTHLY_QUOTA); runbook: Provider quota.",
+            ),
+        ],
+    ),
+    (
         "Support",
         [
             panel(

@@ -55,6 +55,16 @@ class WorkerSettings(ServiceSettings):
     #: max poll interval (`consumer_max_poll_interval_seconds`)
     rate_limit_budget_seconds: float = Field(default=240.0, ge=0)
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: pacing (`pacing.py`): at most `rate_limit` provider calls per rolling
+    #: `rate_window_seconds` for the provider credential, shared by `replicas` (each takes its
+    #: share; set it to the deployment's replica count, or KEDA's maxReplicaCount). Each worker
+    #: defaults to its provider's published limit; 0 turns pacing off.
+    rate_limit: int = Field(default=0, ge=0)
+    rate_window_seconds: float = Field(default=60.0, gt=0)
+    replicas: int = Field(default=1, ge=1)
+    #: the provider's monthly request quota (Circle Business: 5,000); 0: none. Feeds
+    #: `switchboard_provider_quota_used_ratio` and its alert.
+    monthly_quota: int = Field(default=0, ge=0)
     #: on SIGTERM, how long in-flight attempts may take to finish before the consumer stops
     shutdown_grace_seconds: float = Field(default=15.0, ge=0)
     consumer_max_poll_interval_seconds: float = Field(default=600.0, gt=0)

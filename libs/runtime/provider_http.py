@@ -1,4 +1,5 @@
-"""Outbound provider calls: one place that times them, labels them and translates every httpx
+"""Outbound provider calls: one place that paces them (the worker's `ProviderBudget`), times them,
+counts them (by kind and outcome, and against the month's quota), and translates every httpx
 outcome into the error tree (`errors.py`). Worker clients call `request` and never see httpx
 exceptions; a unit test checks the mapping."""
 
@@ -68,6 +69,17 @@ def error_message(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
+def call_outcome(status: int, ok: Collection[int] = ()) -> str:
+    """A call's outcome for `switchboard_provider_requests_total`: `ok` when the caller expected
+    the status (a 404 that means "not there" included), else by the status class, as
+    `errors.error_for_status` treats it (429: rate_limited; 5xx: server_error)."""
+    if status in ok or 200 <= status < 300:
+        return "ok"
+    if status == 429:
+        return "rate_limited"
+    return "server_error" if status >= 500 else "client_error"
+
+
 class ProviderHttp:
     def __init__(
         self, integration: str, client: httpx.AsyncClient, metrics: WorkerMetrics | None
@@ -91,24 +103,34 @@ class ProviderHttp:
         Statuses in `ok` are returned; anything else raises a `ProviderError`."""
         url = template.format(**(path or {}))
         endpoint = f"{method} {template}"
+        budget = self.metrics.budget if self.metrics is not None else None
+        if budget is not None:
+            # wait for a turn before the clock starts: the latency is the provider's alone
+            await budget.pacer.acquire()
         started = time.perf_counter()
         status = "error"
+        outcome = "connection"
         try:
             response = await self.client.request(method, url, **kwargs)
             status = str(response.status_code)
+            outcome = call_outcome(response.status_code, ok)
         except httpx.TransportError as exc:  # a timeout is one too: both may pass on a retry
             timeout = isinstance(exc, httpx.TimeoutException)
-            what, code = (
+            what, outcome = (
                 ("timed out", "timeout") if timeout else ("connection failed", "connection")
             )
             raise TransientProviderError(
-                self.provider, f"{what} ({type(exc).__name__})", endpoint=endpoint, code=code
+                self.provider, f"{what} ({type(exc).__name__})", endpoint=endpoint, code=outcome
             ) from None
         finally:
             if self.metrics is not None:
                 self.metrics.downstream.labels(self.provider, endpoint, status).observe(
                     time.perf_counter() - started
                 )
+                kind = "read" if method.upper() == "GET" else "write"
+                self.metrics.provider_requests.labels(self.provider, kind, outcome).inc()
+            if budget is not None:
+                budget.spent(outcome)
         if response.status_code in ok:
             return response
         raise error_for_status(

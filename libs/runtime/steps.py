@@ -23,6 +23,7 @@ from .consuming import HandBack
 from .errors import PermanentProviderError, ProviderAuthError, ProviderError
 from .integration import Integration, WorkerSettings
 from .logging import get_logger
+from .pacing import PacingStopped
 from .retry import is_rate_limit, retry_delay, should_retry
 from .worker_metrics import WorkerMetrics
 
@@ -105,6 +106,8 @@ class StepRunner:
             return await self.integration.sync(event, dry_run=dry_run)
         except ProviderError:
             raise
+        except PacingStopped:  # stopping while a call waited for its turn: nothing was sent
+            raise HandBack(event.event_id) from None
         except Exception as exc:
             # A bug, or a provider reply we cannot read: the same code on the same data gives
             # the same answer, so handing it back would block the partition forever. It fails

@@ -25,6 +25,8 @@ from .integration import Integration, WorkerSettings
 from .lag import monitor_lag
 from .logging import configure_logging, get_logger
 from .mongo import database, make_client, ping
+from .provider_budget import ProviderBudget
+from .provider_usage import InMemoryUsage, MongoUsage, UsageStore
 from .worker import WorkerLoop
 from .worker_metrics import WorkerMetrics
 
@@ -153,13 +155,17 @@ class WorkerAdapters:
     transport: httpx.AsyncBaseTransport | None = None
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     close: Sequence[Step] = ()
+    #: where the month's provider calls are added up; None: in memory (tests)
+    usage: UsageStore | None = None
 
 
 def store_adapters(settings: WorkerSettings, name: str) -> WorkerAdapters:
-    """The production adapters: the dedupe records in MongoDB, the provider over the network."""
+    """The production adapters: the dedupe records and the month's provider calls in MongoDB,
+    the provider over the network."""
     mongo = make_client(settings)
     return WorkerAdapters(
         dedupe=MongoDedupe(database(mongo, settings), name),
+        usage=MongoUsage(database(mongo, settings)),
         readiness={"mongodb": lambda: ping(mongo)},
         close=[mongo.close],
     )
@@ -183,6 +189,9 @@ def create_worker_app(
         settings, metrics, transport=adapters.transport if adapters else None
     )
     adapters = adapters or store_adapters(settings, name)
+    # every provider call waits on its pacer and is counted against the month (provider_http.py)
+    budget = ProviderBudget.for_worker(name, settings, adapters.usage or InMemoryUsage(), metrics)
+    metrics.budget = budget
     broker = make_broker(settings)
     group = group_id(settings, name)
     loop = WorkerLoop(integration, settings, broker, adapters.dedupe, metrics)
@@ -191,6 +200,7 @@ def create_worker_app(
     )
 
     async def drain() -> None:
+        budget.stop()  # a call waiting for its turn hands its message back
         drained = await loop.drain(settings.shutdown_grace_seconds)
         log.info("worker_drained", integration=name, complete=drained, left=loop.in_flight)
 
@@ -205,11 +215,11 @@ def create_worker_app(
             registry=registry,
             routers=[router],
             readiness=adapters.readiness,
-            loops=[lag],
+            loops=[lag, budget.usage.run],
             # SIGTERM: start nothing new, let attempts in flight finish, hand back what waits
             # between retries, and only then leave the consumer group (see `stop_worker`)
             stop=[drain],
-            close=[integration.aclose, *adapters.close],
+            close=[integration.aclose, budget.close, *adapters.close],
         ),
     )
     app.state.loop = loop

@@ -1,6 +1,14 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from .provider_budget import ProviderBudget
+
+#: `switchboard_provider_requests_total`'s outcomes (`provider_http.call_outcome`)
+CALL_OUTCOMES = ("ok", "client_error", "rate_limited", "server_error", "timeout", "connection")
 
 
 class WorkerMetrics:
@@ -89,6 +97,23 @@ class WorkerMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
+        self.provider_requests = Counter(
+            "switchboard_provider_requests_total",
+            "Provider API calls sent, by integration, kind (read: GET; write: any other method) "
+            "and outcome (ok, client_error, rate_limited, server_error, timeout, connection).",
+            ["integration", "kind", "outcome"],
+            registry=registry,
+        )
+        self.quota_used = Gauge(
+            "switchboard_provider_quota_used_ratio",
+            "This month's (UTC) provider calls, all replicas, as a fraction of the integration's "
+            "monthly quota; only for an integration with a quota.",
+            ["integration"],
+            registry=registry,
+        )
+        #: the worker's provider budget (pacing and the month's calls), set by the worker app:
+        #: every provider client is handed these metrics, so it finds the budget here
+        self.budget: ProviderBudget | None = None
         self.lag = Gauge(
             "switchboard_consumer_lag_messages",
             "Messages not yet committed (log end offset minus committed offset), by consumer "
@@ -115,3 +140,6 @@ class WorkerMetrics:
         self.stale.labels(integration)
         self.dedupe_hits.labels(integration)
         self.unchanged.labels(integration)
+        for kind in ("read", "write"):
+            for call in CALL_OUTCOMES:
+                self.provider_requests.labels(integration, kind, call)

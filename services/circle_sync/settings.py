@@ -19,3 +19,7 @@ class CircleSettings(WorkerSettings):
     circle_skip_invitation: bool = False
     # Circle sends no Retry-After; its burst window is 5 minutes.
     rate_limit_window_seconds: float = 60.0
+    # Circle allows 2,000 requests per 5 minutes per IP; the Business plan's 5,000 Admin API
+    # requests a month is set per account (SWITCHBOARD_CIRCLE_MONTHLY_QUOTA), none by default.
+    rate_limit: int = 2000
+    rate_window_seconds: float = 300.0

@@ -18,3 +18,5 @@ class ConvertkitSettings(WorkerSettings):
     kit_api_key: SecretStr = SecretStr("")
     # Kit sends no Retry-After; its limit is 120 requests per rolling 60 s per key.
     rate_limit_window_seconds: float = 60.0
+    rate_limit: int = 120
+    rate_window_seconds: float = 60.0

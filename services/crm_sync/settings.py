@@ -24,6 +24,9 @@ class CrmSettings(WorkerSettings):
     hubspot_lifecycle_stages: Annotated[tuple[str, ...], NoDecode] = DEFAULT_STAGE_ORDER
     # HubSpot's burst window is 10 s; it may send Retry-After, which wins when present.
     rate_limit_window_seconds: float = 10.0
+    # Free/Starter private apps: 100 requests per rolling 10 s (Professional and up: 190).
+    rate_limit: int = 100
+    rate_window_seconds: float = 10.0
 
     @field_validator("hubspot_lifecycle_stages", mode="before")
     @classmethod

@@ -98,6 +98,8 @@ def system(kafka_bootstrap: str, mongodb_uri: str) -> Iterator[System]:
         "SWITCHBOARD_SANDBOX_CIRCLE_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_KIT_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_HUBSPOT_RATE_LIMIT": "0",
+        # ... and the workers' pacing, which defaults to the same published limits
+        "SWITCHBOARD_RATE_LIMIT": "0",
         # Failures after retries are what many tests are about: short retries keep them quick
         # (the defaults ride out about a minute of outage first).
         "SWITCHBOARD_RETRIES": "4",
