@@ -217,6 +217,7 @@ def main() -> None:
         # The providers' own rate limits would measure the sandbox, not Switchboard.
         "SWITCHBOARD_SANDBOX_CIRCLE_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_KIT_RATE_LIMIT": "0",
+        "SWITCHBOARD_RATE_LIMIT": "0",  # the workers' pacing, like the sandbox's limits
         "SWITCHBOARD_SANDBOX_HUBSPOT_RATE_LIMIT": "0",
     }
     stack = Stack(default_specs(PORTS), env, REPO / ".run" / "bench" / "logs")

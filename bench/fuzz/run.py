@@ -452,6 +452,7 @@ def stack_env(bootstrap: str, mongo: str) -> dict[str, str]:
         "SWITCHBOARD_SANDBOX_INGEST_URL": f"http://127.0.0.1:{PORTS['ingest']}/webhooks/stripe",
         "SWITCHBOARD_SANDBOX_CIRCLE_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_KIT_RATE_LIMIT": "0",
+        "SWITCHBOARD_RATE_LIMIT": "0",  # the workers' pacing, like the sandbox's limits
         "SWITCHBOARD_SANDBOX_HUBSPOT_RATE_LIMIT": "0",
     }
 

@@ -136,6 +136,7 @@ def stack_env(bootstrap: str, mongo: str) -> dict[str, str]:
         # The providers' own rate limits would measure the sandbox, not the two systems.
         "SWITCHBOARD_SANDBOX_CIRCLE_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_KIT_RATE_LIMIT": "0",
+        "SWITCHBOARD_RATE_LIMIT": "0",  # the workers' pacing, like the sandbox's limits
         "SWITCHBOARD_SANDBOX_HUBSPOT_RATE_LIMIT": "0",
         "NAIVE_SANDBOX_URL": SANDBOX,
     }
