@@ -3,27 +3,62 @@
 A provider's published limit is per credential (Kit: 120 per 60 s per API key), and every replica
 of a worker uses the same credential, so each takes its share: `limit // replicas`. The window is
 rolling, like the providers' (and the sandbox's): a call goes out when fewer than the share were
-sent in the last `window` seconds, otherwise it waits for the oldest to leave the window. Calls
-wait in order (FIFO), so none starves; a wait is a plain `asyncio` wait, so the worker's other
-lanes, its metrics and its health checks carry on. `stop()` wakes every waiter with
-`PacingStopped` (the step hands its message back, uncommitted); a call that needs no wait still
-goes, so an attempt in flight can finish.
+sent in the last `window` seconds, otherwise it waits for the oldest to leave the window. A wait is
+a plain `asyncio` wait, so the worker's other lanes, its metrics and its health checks carry on.
+`stop()` wakes every waiter with `PacingStopped` (the step hands its message back, uncommitted); a
+call that needs no wait still goes, so an attempt in flight can finish.
+
+Calls wait in a queue ordered by priority, then arrival: under a tight budget (launch day) a
+revocation, access someone must lose, goes ahead of other customers' grants instead of behind
+them. Only the head of the queue takes a slot; an `URGENT` call overtakes the waiting ones (never
+one already sent), and within a priority the order is FIFO, so none starves. The priority is a
+context variable (`call_priority`, set for a whole step with `prioritised(...)`) so it need not be
+plumbed through every provider client down to `ProviderHttp`, which calls `acquire()` bare.
 
 A small module of its own rather than `aiolimiter`: that one is a leaky bucket on the event loop's
-clock (not a rolling window, no fake clock for tests) and has no notion of a stopping worker.
+clock (not a rolling window, no fake clock for tests), has no priorities and no notion of a
+stopping worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import contextvars
+import itertools
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+
+#: priorities: lower goes sooner
+URGENT = 0
+NORMAL = 1
+
+#: the priority of the provider calls made in this context (a step sets it: `prioritised`)
+call_priority: contextvars.ContextVar[int] = contextvars.ContextVar("call_priority", default=NORMAL)
+
+
+@contextlib.contextmanager
+def prioritised(priority: int) -> Iterator[None]:
+    """Provider calls made inside the block wait at `priority`."""
+    token = call_priority.set(priority)
+    try:
+        yield
+    finally:
+        call_priority.reset(token)
 
 
 class PacingStopped(Exception):
     """The worker is stopping: the call was not sent."""
+
+
+@dataclass(order=True)
+class _Waiter:
+    priority: int
+    seq: int
+    wake: asyncio.Event = field(default_factory=asyncio.Event, compare=False)
 
 
 class Pacer:
@@ -43,35 +78,56 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep or self._stop_aware_sleep
         self._sent: deque[float] = deque()
-        self._turn = asyncio.Lock()
+        self._queue: list[_Waiter] = []  # sorted: the head takes the next slot
+        self._arrivals = itertools.count()
         self._stopping = asyncio.Event()
-        #: calls waiting for their turn (a gauge-worthy number, and what tests look at)
-        self.waiting = 0
 
     @property
     def rate(self) -> float:
         """Calls per second this process may send (0: unlimited)."""
         return self.share / self.window if self.share else 0.0
 
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for their turn (a gauge-worthy number, and what tests look at)."""
+        return len(self._queue)
+
     def stop(self) -> None:
         self._stopping.set()
+        for waiter in self._queue:
+            waiter.wake.set()
 
-    async def acquire(self) -> float:
-        """Wait for a turn to send one call; returns the seconds waited."""
+    async def acquire(self, priority: int | None = None) -> float:
+        """Wait for a turn to send one call (at `priority`, else `call_priority`'s); returns the
+        seconds waited."""
         if not self.share:
             return 0.0
         started = self._clock()
-        self.waiting += 1
+        me = _Waiter(call_priority.get() if priority is None else priority, next(self._arrivals))
+        head = self._queue[0] if self._queue else None
+        bisect.insort(self._queue, me)
+        if head is not None and self._queue[0] is me:
+            head.wake.set()  # overtaken: it stops napping, so this call gets the next slot
         try:
-            async with self._turn:
-                # a stopping worker still sends a call that needs no wait (an attempt in flight
-                # finishes), but one that would wait is handed back instead
-                while (delay := self._delay()) > 0:
-                    if self._stopping.is_set() or not await self._sleep(delay):
+            while True:
+                me.wake.clear()
+                if self._queue[0] is me:
+                    # a stopping worker still sends a call that needs no wait (an attempt in
+                    # flight finishes), but one that would wait is handed back instead
+                    if (delay := self._delay()) <= 0:
+                        break
+                    if self._stopping.is_set() or not await self._nap(delay, me.wake):
                         raise PacingStopped
-                self._sent.append(self._clock())
-        finally:
-            self.waiting -= 1
+                elif self._stopping.is_set():
+                    raise PacingStopped
+                else:
+                    await me.wake.wait()
+            self._sent.append(self._clock())
+        finally:  # sent, stopped or cancelled: the next in line is the head now
+            was_head = self._queue[0] is me
+            self._queue.remove(me)
+            if was_head and self._queue:
+                self._queue[0].wake.set()
         return self._clock() - started
 
     def _delay(self) -> float:
@@ -81,6 +137,17 @@ class Pacer:
         if len(self._sent) < self.share:
             return 0.0
         return self._sent[0] + self.window - now
+
+    async def _nap(self, seconds: float, wake: asyncio.Event) -> bool:
+        """Sleep `seconds` unless woken first; False if the worker is stopping."""
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
+        woken = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            woken.cancel()
+        return sleeping.result() if sleeping.done() and not sleeping.cancelled() else True
 
     async def _stop_aware_sleep(self, seconds: float) -> bool:
         with contextlib.suppress(TimeoutError):

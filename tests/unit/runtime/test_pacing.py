@@ -1,13 +1,16 @@
-"""The pacer: a rolling window per worker process, the limit shared by replicas, and a stop that
-wakes whoever waits. A fake clock: `sleep` moves it instead of waiting."""
+"""The pacer: a rolling window per worker process, the limit shared by replicas, a stop that
+wakes whoever waits, and priorities (an urgent call, a revocation, goes ahead of the waiting
+ones). A fake clock: `sleep` moves it instead of waiting; a gated one holds every nap until the
+test opens the gate, so calls can queue up first."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
-from libs.runtime.pacing import Pacer, PacingStopped
+from libs.runtime.pacing import NORMAL, URGENT, Pacer, PacingStopped, call_priority, prioritised
 
 
 class FakeClock:
@@ -22,6 +25,18 @@ class FakeClock:
         self.slept.append(seconds)
         self.now += seconds
         return True
+
+
+class GatedClock(FakeClock):
+    """Naps wait for the gate; once it is open, time flows (each nap moves the clock)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> bool:
+        await self.gate.wait()
+        return await super().sleep(seconds)
 
 
 def paced(limit: int, window: float, replicas: int = 1) -> tuple[Pacer, FakeClock]:
@@ -87,3 +102,125 @@ async def test_waiting_calls_leave_the_event_loop_free() -> None:
     assert other == "done"
     assert not waiter.done()
     assert await asyncio.wait_for(waiter, 1.0) == pytest.approx(0.2, abs=0.1)
+
+
+def gated(limit: int, window: float) -> tuple[Pacer, GatedClock]:
+    clock = GatedClock()
+    return Pacer(limit, window, clock=clock, sleep=clock.sleep), clock
+
+
+async def settle() -> None:
+    """Let every task run until it waits (nothing here waits on real time)."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def queue_up(
+    pacer: Pacer, sent: list[str], calls: Sequence[tuple[str, int | None]]
+) -> list[asyncio.Task[None]]:
+    async def call(name: str, priority: int | None) -> None:
+        await pacer.acquire(priority)
+        sent.append(name)
+
+    return [asyncio.create_task(call(name, priority)) for name, priority in calls]
+
+
+async def test_an_urgent_call_goes_ahead_of_the_waiting_ones_but_not_of_one_sent() -> None:
+    pacer, clock = gated(1, 10.0)
+    await pacer.acquire()  # sent at 1000: the window's only slot
+    sent: list[str] = []
+    tasks = queue_up(pacer, sent, [("grant-1", None), ("grant-2", None), ("grant-3", None)])
+    await settle()
+    assert pacer.waiting == 3
+    tasks += queue_up(pacer, sent, [("revoke", URGENT)])
+    await settle()
+    assert (pacer.waiting, sent) == (4, [])
+    clock.gate.set()
+    await asyncio.gather(*tasks)
+    assert sent == ["revoke", "grant-1", "grant-2", "grant-3"]
+    assert clock.now == 1040.0  # one slot per window throughout: nothing went early
+    assert pacer.waiting == 0
+
+
+async def test_within_a_priority_calls_go_in_arrival_order() -> None:
+    pacer, clock = gated(2, 10.0)
+    await pacer.acquire()
+    await pacer.acquire()
+    sent: list[str] = []
+    arrivals = [("n1", NORMAL), ("u1", URGENT), ("n2", NORMAL), ("u2", URGENT), ("n3", NORMAL)]
+    tasks = []
+    for arrival in arrivals:  # one at a time, so the arrival order is the list's
+        tasks += queue_up(pacer, sent, [arrival])
+        await settle()
+    clock.gate.set()
+    await asyncio.gather(*tasks)
+    assert sent == ["u1", "u2", "n1", "n2", "n3"]
+
+
+async def test_acquire_takes_its_priority_from_the_context() -> None:
+    pacer, clock = gated(1, 10.0)
+    await pacer.acquire()
+    sent: list[str] = []
+
+    async def revoke() -> None:
+        with prioritised(URGENT):
+            assert call_priority.get() == URGENT
+            await pacer.acquire()  # what ProviderHttp does: no argument
+        assert call_priority.get() == NORMAL
+        sent.append("revoke")
+
+    tasks = queue_up(pacer, sent, [("grant", None)])
+    await settle()
+    tasks.append(asyncio.create_task(revoke()))
+    await settle()
+    with prioritised(URGENT):  # an explicit priority wins over the context's
+        tasks += queue_up(pacer, sent, [("explicit-normal", NORMAL)])
+    await settle()
+    clock.gate.set()
+    await asyncio.gather(*tasks)
+    assert sent == ["revoke", "grant", "explicit-normal"]
+    assert call_priority.get() == NORMAL
+
+
+async def test_a_cancelled_waiter_leaves_the_queue_without_wedging_it() -> None:
+    pacer, clock = gated(1, 10.0)
+    await pacer.acquire()
+    sent: list[str] = []
+    head, middle, last = queue_up(pacer, sent, [("head", None), ("middle", None), ("last", None)])
+    await settle()
+    urgent = queue_up(pacer, sent, [("urgent", URGENT)])[0]
+    await settle()
+    for task in (urgent, head, middle):  # the head (napping), the one it overtook, one behind
+        task.cancel()
+    await settle()
+    assert pacer.waiting == 1
+    clock.gate.set()
+    await asyncio.wait_for(last, 1.0)
+    assert (sent, pacer.waiting, clock.now) == (["last"], 0, 1010.0)
+    assert all(task.cancelled() for task in (urgent, head, middle))
+
+
+async def test_an_urgent_call_wakes_the_napping_head_with_the_real_sleep() -> None:
+    pacer = Pacer(1, 0.05)
+    await pacer.acquire()
+    sent: list[str] = []
+    tasks = queue_up(pacer, sent, [("grant", None)])
+    await asyncio.sleep(0.01)
+    tasks += queue_up(pacer, sent, [("revoke", URGENT)])
+    await asyncio.wait_for(asyncio.gather(*tasks), 1.0)
+    assert sent == ["revoke", "grant"]
+
+
+async def test_stop_wakes_every_waiter_of_every_priority() -> None:
+    pacer = Pacer(1, 3600.0)  # the real, stop-aware sleep
+    await pacer.acquire()
+    sent: list[str] = []
+    calls = [("n1", NORMAL), ("u1", URGENT), ("n2", NORMAL), ("u2", URGENT)]
+    tasks = queue_up(pacer, sent, calls)
+    await settle()
+    assert pacer.waiting == 4
+    pacer.stop()
+    for task in tasks:
+        with pytest.raises(PacingStopped):
+            await asyncio.wait_for(task, 1.0)
+    assert (sent, pacer.waiting) == ([], 0)
