@@ -19,6 +19,7 @@ read instead of reading again, and only a lost write costs a second read.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ class Applied:
     #: event id -> outcome, for the customer's most recent events
     recent: dict[str, str] = field(default_factory=dict)
     revision: int = 0  # 0: no record yet; the store keeps it (the compare of the compare-and-set)
+    #: what the worker's writes established in the provider (`ledger.py`); {}: nothing known
+    ledger: dict[str, Any] = field(default_factory=dict)
 
     def outcome_of(self, event_id: str) -> str | None:
         return self.recent.get(event_id)
@@ -53,8 +56,9 @@ class Applied:
 
 
 class AppliedCodec:
-    """The stored shape, unchanged since records were written by hand: version, desired_key,
-    recent (a list of {event_id, outcome}: FerretDB 1.x stores no nested arrays), revision, at."""
+    """The stored shape: version, desired_key, recent (a list of {event_id, outcome}: FerretDB
+    1.x stores no nested arrays), revision, at, and the ledger as a JSON string (its keys may be
+    email addresses, which hold dots, and its shape is the integration's own)."""
 
     def to_document(self, value: Applied) -> Document:
         recent = [{"event_id": e, "outcome": o} for e, o in value.recent.items()]
@@ -62,6 +66,7 @@ class AppliedCodec:
             "version": value.version,
             "desired_key": value.desired_key,
             "recent": recent,
+            "ledger": json.dumps(value.ledger, sort_keys=True) if value.ledger else None,
             "at": now(),
         }
 
@@ -71,6 +76,7 @@ class AppliedCodec:
             document.get("desired_key"),
             {str(e["event_id"]): str(e["outcome"]) for e in document.get("recent", [])},
             int(document.get("revision", 0)),
+            json.loads(document["ledger"]) if document.get("ledger") else {},
         )
 
 
@@ -82,9 +88,11 @@ def recorded(
     version: int | None,
     desired_key: str | None,
     forget_desired: bool,
+    ledger: dict[str, Any] | None = None,
 ) -> Applied:
     """The record after this outcome (pure): the version only grows, and the key changes with
-    it; a failure forgets the key, since what the provider holds is no longer known."""
+    it; a failure forgets the key, since what the provider holds is no longer known. `ledger`,
+    when given, replaces the ledger (what the step's confirmed writes established)."""
     new_version, key = seen.version, seen.desired_key
     if version is not None and version > seen.version:
         new_version, key = version, desired_key
@@ -94,7 +102,8 @@ def recorded(
     recent[event_id] = outcome  # last: the order is the order of the events
     kept = dict(list(recent.items())[-RECENT_EVENTS:])
     # a new revision, so the record is always written (its `at` says when it was last touched)
-    return Applied(new_version, key, kept, seen.revision + 1)
+    book = seen.ledger if ledger is None else ledger
+    return Applied(new_version, key, kept, seen.revision + 1, book)
 
 
 def record(
@@ -104,6 +113,7 @@ def record(
     version: int | None = None,
     desired_key: str | None = None,
     forget_desired: bool = False,
+    ledger: dict[str, Any] | None = None,
 ) -> Change[Applied]:
     """The change that records an event's outcome (and, with `version`, raises the applied one)."""
 
@@ -115,6 +125,7 @@ def record(
             version=version,
             desired_key=desired_key,
             forget_desired=forget_desired,
+            ledger=ledger,
         )
 
     return change

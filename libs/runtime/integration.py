@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from libs.contracts import CustomerEvent
 
+from .ledger import Ledger
 from .mapping import DEFAULT_MAPPING_FILE
 from .retry import RetryPolicy
 from .settings import ENV_PREFIX, ServiceSettings
@@ -112,13 +113,18 @@ def in_rollout(customer_id: str, percent: float) -> bool:
 
 
 class Integration(Protocol):
-    """A provider's sync. `sync` reads the provider, plans with a pure function and, unless
-    `dry_run`, executes. It returns the planned action names and raises `ProviderError`
-    (with `.action` set) when a call fails. It must be safe to run again after any failure."""
+    """A provider's sync. `sync` plans with a pure function against the customer's `ledger`
+    (what the worker's earlier writes established: `ledger.py`), or against a read of the
+    provider when the ledger is not trusted or None, and, unless `dry_run`, executes, saving
+    into the ledger what each write established. It returns the planned action names and
+    raises `ProviderError` (with `.action` set) when a call fails. It must be safe to run again
+    after any failure."""
 
     name: ClassVar[str]
 
-    async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]: ...
+    async def sync(
+        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
+    ) -> list[str]: ...
 
     # Optional: `desired_key(event) -> str`, a stable key of what `sync` would establish in the
     # provider for this event (`desired_key` below). When it equals the key of the version last

@@ -22,6 +22,7 @@ from .clock import now
 from .consuming import HandBack
 from .errors import PermanentProviderError, ProviderAuthError, ProviderError
 from .integration import Integration, WorkerSettings
+from .ledger import Ledger
 from .logging import get_logger
 from .pacing import PacingStopped
 from .retry import is_rate_limit, retry_delay, should_retry
@@ -53,7 +54,9 @@ class StepRunner:
         self._wait = wait
         self.rand = random.Random()
 
-    async def run(self, event: CustomerEvent, *, dry_run: bool) -> SyncResult:
+    async def run(
+        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
+    ) -> SyncResult:
         policy = self.settings.retry_policy
         first_attempt_at = now()
         attempt = 0
@@ -62,7 +65,7 @@ class StepRunner:
         while True:
             attempt += 1
             try:
-                actions = await self._sync_once(event, dry_run=dry_run)
+                actions = await self._sync_once(event, dry_run=dry_run, ledger=ledger)
             except ProviderError as error:
                 self._count_failed_attempt(error)
                 reason = "rate_limit" if is_rate_limit(error) else "error"
@@ -101,9 +104,11 @@ class StepRunner:
                 self.metrics.actions.labels(self.name, _kind(action), "done").inc()
             return self.result(event, SyncOutcome.SYNCED, actions=actions, attempts=attempt)
 
-    async def _sync_once(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
+    async def _sync_once(
+        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None
+    ) -> list[str]:
         try:
-            return await self.integration.sync(event, dry_run=dry_run)
+            return await self.integration.sync(event, dry_run=dry_run, ledger=ledger)
         except ProviderError:
             raise
         except PacingStopped:  # stopping while a call waited for its turn: nothing was sent

@@ -39,6 +39,7 @@ from libs.contracts import (
 from .consuming import CommitPolicy, HandBack
 from .dedupe import Applied, DedupeRecords, as_read, lookup, record
 from .integration import Integration, Mode, WorkerSettings, in_rollout
+from .ledger import Ledger
 from .logging import email_hash, get_logger
 from .steps import StepRunner
 from .worker_metrics import WorkerMetrics
@@ -46,6 +47,14 @@ from .worker_metrics import WorkerMetrics
 log = get_logger()
 
 HAND_BACK_DELAY_SECONDS = 1.0
+
+
+def ledger_for(seen: Applied, *, replay: bool) -> Ledger:
+    """The ledger a step plans against. Trusted when it is the worker's own history: a customer
+    never seen (write first), or one whose record holds a ledger. A replay, and a customer whose
+    record predates the ledger, read the provider first."""
+    trusted = not replay and (seen.revision == 0 or bool(seen.ledger))
+    return Ledger(dict(seen.ledger), trusted=trusted)
 
 
 class WorkerLoop:
@@ -165,9 +174,10 @@ class WorkerLoop:
         started = time.perf_counter()
         try:
             seen = await lookup(self.dedupe, event.customer_id)
-            result = await self._decide(event, seen, replay=replay)
+            ledger = ledger_for(seen, replay=replay)
+            result = await self._decide(event, seen, ledger, replay=replay)
             await self.steps.publish(self.steps.results_topic, event.customer_id, result.to_bytes())
-            await self._record(event, result, seen)
+            await self._record(event, result, seen, ledger)
         finally:
             self.metrics.processing.labels(self.name).observe(time.perf_counter() - started)
         self.metrics.results.labels(self.name, result.outcome.value).inc()
@@ -185,7 +195,9 @@ class WorkerLoop:
         )
         return result
 
-    async def _decide(self, event: CustomerEvent, seen: Applied, *, replay: bool) -> SyncResult:
+    async def _decide(
+        self, event: CustomerEvent, seen: Applied, ledger: Ledger, *, replay: bool
+    ) -> SyncResult:
         mode = self.settings.mode
         if mode is Mode.OFF or not in_rollout(event.customer_id, self.settings.rollout_percent):
             return self.steps.result(event, SyncOutcome.OFF)
@@ -202,24 +214,29 @@ class WorkerLoop:
             # established: nothing to call. (A replay always calls: an operator asked for it.)
             self.metrics.unchanged.labels(self.name).inc()
             return self.steps.result(event, SyncOutcome.SYNCED, actions=["unchanged"])
-        return await self.steps.run(event, dry_run=mode is Mode.SHADOW)
+        return await self.steps.run(event, dry_run=mode is Mode.SHADOW, ledger=ledger)
 
     def _desired_key(self, event: CustomerEvent) -> str | None:
         key_of = getattr(self.integration, "desired_key", None)
         return str(key_of(event)) if key_of is not None else None
 
-    async def _record(self, event: CustomerEvent, result: SyncResult, seen: Applied) -> None:
-        """The dedupe record, written after the outcome is out and before the commit."""
+    async def _record(
+        self, event: CustomerEvent, result: SyncResult, seen: Applied, ledger: Ledger
+    ) -> None:
+        """The dedupe record and the ledger, written after the outcome is out and before the
+        commit. A failed step records what its confirmed writes established too."""
         outcome = result.outcome
         if outcome not in (SyncOutcome.SYNCED, SyncOutcome.STALE, SyncOutcome.FAILED):
             return  # off, shadow, duplicate: nothing applied, nothing to remember
         synced = outcome is SyncOutcome.SYNCED
+        wrote = outcome is not SyncOutcome.STALE and ledger.state != seen.ledger
         change = record(
             event.event_id,
             outcome.value,
             version=event.version if synced else None,
             desired_key=self._desired_key(event) if synced else None,
             forget_desired=outcome is SyncOutcome.FAILED,
+            ledger=ledger.state if wrote else None,
         )
         # from `seen`: one write, no second read (unless a concurrent replay wrote meanwhile)
         await self.dedupe.update(event.customer_id, change, as_read(event.customer_id, seen))

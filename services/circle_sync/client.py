@@ -38,11 +38,19 @@ class CircleClient:
         )
         return None if response.status_code == 404 else dict(response.json())
 
-    async def create_member(self, email: str, name: str | None, skip_invitation: bool) -> None:
+    async def create_member(
+        self, email: str, name: str | None, skip_invitation: bool
+    ) -> tuple[bool, int]:
+        """Create the member; (created, its id). Circle answers a member that exists already
+        with a 200 and that member, so the create doubles as the lookup."""
         body: dict[str, Any] = {"email": email, "skip_invitation": skip_invitation}
         if name:
             body["name"] = name
-        await self.http.request("POST", f"{API}/community_members", ok=(200, 201), json=body)
+        response = await self.http.request(
+            "POST", f"{API}/community_members", ok=(200, 201), json=body
+        )
+        member = response.json().get("community_member") or {}
+        return response.status_code == 201, int(member.get("id") or 0)
 
     async def member_group_names(self, member_id: int) -> set[str]:
         """The names of every access group the member is in (one page holds up to 100)."""
@@ -86,18 +94,29 @@ class CircleClient:
         )
         return response.status_code == 200
 
-    async def add_to_group(self, group: str, email: str) -> None:
-        await self.http.request(
+    async def add_to_group(self, group: str, email: str) -> bool:
+        """Grant `group` (already in it is done). False when no member has `email`."""
+        response = await self.http.request(
             "POST",
             API + "/access_groups/{id}/community_members",
             path={"id": await self.group_id(group)},
-            ok=(200, 201),
+            ok=(200, 201, 404),
             json={"email": email},
         )
+        if response.status_code == 404:
+            if missing_record(response) != "user":  # the group itself: a real error
+                raise PermanentProviderError(
+                    "circle",
+                    f"missing record: {missing_record(response) or 'unknown'}",
+                    status=404,
+                    endpoint="POST access_groups/{id}/community_members",
+                )
+            return False
+        return True
 
     async def remove_from_group(self, group: str, email: str, *, gone_ok: bool = False) -> None:
         """Revoke `group`. Not being in it is done; so is no member at all with `gone_ok`
-        (an earlier address whose member was removed meanwhile holds nothing)."""
+        (a member removed meanwhile holds nothing)."""
         response = await self.http.request(
             "DELETE",
             API + "/access_groups/{id}/community_members",

@@ -1,5 +1,7 @@
-"""Circle sync: search by email, create only when missing, grant and revoke access groups, and
-revoke what members at the customer's earlier addresses still hold."""
+"""Circle sync: plan against the ledger (what our writes established), create a member never
+seen (the create answers "exists" with the member), grant and revoke access groups, and revoke
+what members at the customer's earlier addresses still hold. Circle is read only when an answer
+shows the ledger wrong, or for a replay."""
 
 from __future__ import annotations
 
@@ -8,13 +10,15 @@ from typing import Any, ClassVar
 import httpx
 
 from libs.contracts import CustomerEvent
+from libs.runtime.ledger import Ledger, carry_out
 from libs.runtime.mapping import IntegrationMapping
 from libs.runtime.plans import names
 from libs.runtime.provider_http import bearer_client
-from libs.runtime.provider_integration import ProviderIntegration, attempt
+from libs.runtime.provider_integration import ProviderIntegration
 from libs.runtime.worker_metrics import WorkerMetrics
 
 from .client import CircleClient
+from .ledger import CircleLedger
 from .plan import (
     Action,
     AddToAccessGroup,
@@ -55,6 +59,7 @@ class CircleIntegration(ProviderIntegration[CircleSettings, CircleMapping]):
         )
 
     async def current_state(self, desired: Desired) -> Current:
+        """What Circle holds, read (a replay, or a customer older than the ledger)."""
         member = await self.client.find_member(desired.email)
         held: set[str] = set()
         if member is not None:
@@ -87,21 +92,50 @@ class CircleIntegration(ProviderIntegration[CircleSettings, CircleMapping]):
     def desired(self, event: CustomerEvent) -> Desired:
         return desired_state(event, self.mapping)
 
-    async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
+    async def sync(
+        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
+    ) -> list[str]:
         desired = self.desired(event)
-        actions = plan(desired, await self.current_state(desired))
-        if not dry_run:
-            for action in actions:
-                await attempt(action, self.execute(action, desired.email))
-        return [str(a) for a in actions]
+        ledger = ledger or Ledger(trusted=False)
+        book = ledger.load(CircleLedger)
+        if not ledger.trusted:
+            book = CircleLedger.from_current(desired, await self.current_state(desired))
+        if dry_run:
+            return [str(a) for a in plan(desired, book.current(desired))]
+        return await carry_out(
+            self.name,
+            lambda: plan(desired, book.current(desired)),
+            lambda action: self.execute(action, desired, book),
+            lambda: ledger.save(book),
+        )
 
-    async def execute(self, action: Action, email: str) -> None:
+    async def execute(self, action: Action, desired: Desired, book: CircleLedger) -> bool:
+        """Carry out one action and note in `book` what it established. True when Circle's
+        answer showed the ledger wrong (the member existed, or is gone): plan again."""
+        email = desired.email
         match action:
             case CreateMember(email=address, name=name):
-                await self.client.create_member(address, name, self.settings.circle_skip_invitation)
+                skip = self.settings.circle_skip_invitation
+                created, member_id = await self.client.create_member(address, name, skip)
+                if created:
+                    book.hold(address, frozenset())
+                    return False
+                # It existed already: which of our groups it holds is one read by id.
+                names = {n.lower() for n in await self.client.member_group_names(member_id)}
+                book.hold(
+                    address, frozenset(g for g in desired.managed_groups if g.lower() in names)
+                )
+                return True
             case AddToAccessGroup(group=group):
-                await self.client.add_to_group(group, email)
+                if await self.client.add_to_group(group, email):
+                    book.grant(email, group)
+                    return False
+                book.forget(email)  # the member is gone: create it again
+                return True
             case RemoveFromAccessGroup(group=group):
-                await self.client.remove_from_group(group, email)
+                await self.client.remove_from_group(group, email, gone_ok=True)
+                book.revoke(email, group)
             case RemoveFromPreviousMember(email=previous, group=group):
                 await self.client.remove_from_group(group, previous, gone_ok=True)
+                book.revoke(previous, group)
+        return False

@@ -1,5 +1,7 @@
-"""Kit sync: find the subscriber by email, read its tags by id, upsert only when missing (or move
-the subscriber at an earlier address), then add and remove the tags the mapping manages."""
+"""Kit sync: plan against the ledger (what our writes established), upsert a subscriber never
+seen (the answer gives its id, and says whether it existed: then its tags are read by id), move
+the subscriber at an earlier address by id, then add and remove the tags the mapping manages.
+Kit's lagging list endpoints are read only for a replay or a customer older than the ledger."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ from typing import Any, ClassVar
 import httpx
 
 from libs.contracts import CustomerEvent
+from libs.runtime.errors import PermanentProviderError
+from libs.runtime.ledger import Ledger, carry_out
 from libs.runtime.mapping import IntegrationMapping
 from libs.runtime.plans import names
-from libs.runtime.provider_integration import ProviderIntegration, attempt
+from libs.runtime.provider_integration import ProviderIntegration
 from libs.runtime.worker_metrics import WorkerMetrics
 
 from .client import KitClient
+from .ledger import KitLedger
 from .plan import (
     Action,
     AddTag,
@@ -97,44 +102,65 @@ class ConvertkitIntegration(ProviderIntegration[ConvertkitSettings, ConvertkitMa
     def desired(self, event: CustomerEvent) -> Desired:
         return desired_state(event, self.mapping)
 
-    async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
+    async def sync(
+        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
+    ) -> list[str]:
         desired = self.desired(event)
-        current = await self.current_state(desired)
-        actions = plan(desired, current)
+        ledger = ledger or Ledger(trusted=False)
+        book = ledger.load(KitLedger)
+        if not ledger.trusted:
+            book = KitLedger.from_current(desired, await self.current_state(desired))
         if dry_run:
-            return [str(a) for a in actions]
-        done: list[str] = []
-        while actions:
-            action = actions.pop(0)
-            found = await attempt(action, self.execute(action, desired))
-            if found is not None and isinstance(action, ChangeEmail):
-                done.extend(("change_email:taken", "upsert_subscriber"))
-            else:
-                done.append(str(action))
-            if found is not None:
-                # Kit's answer shows the email lookup lagged behind: a subscriber has the
-                # address already and may carry tags to remove. Plan the rest again from the
-                # tags Kit holds for that id.
-                held = await self.held_tags(found, desired)
-                actions = plan(desired, Current(found, held, current.previous))
-        return done
+            return [str(a) for a in plan(desired, book.current(desired))]
+        return await carry_out(
+            self.name,
+            lambda: plan(desired, book.current(desired)),
+            lambda action: self.execute(action, desired, book),
+            lambda: ledger.save(book),
+        )
 
-    async def execute(self, action: Action, desired: Desired) -> int | None:
-        """Carry out one action. Returns the id of a subscriber the lookup missed, if Kit's
-        answer revealed one (the rest of the plan is then made again)."""
+    async def execute(self, action: Action, desired: Desired, book: KitLedger) -> bool:
+        """Carry out one action and note in `book` what it established. True when Kit's answer
+        showed the ledger wrong (the subscriber existed, or is gone): plan again."""
         email = desired.email
         match action:
             case UpsertSubscriber(email=address, first_name=name):
-                upserted = await self.client.upsert_subscriber(address, name)
-                return None if upserted.created else upserted.id
+                return await self.upserted(address, name, desired, book)
             case ChangeEmail(subscriber_id=subscriber_id, email=address):
-                if not await self.client.change_email(subscriber_id, address):
-                    # The new address has its own subscriber: keep both, tag that one.
-                    return (await self.client.upsert_subscriber(address, desired.first_name)).id
+                if await self.client.change_email(subscriber_id, address):
+                    book.moved(subscriber_id, address)
+                    return False
+                # The new address has its own subscriber: keep both, tag that one.
+                await self.upserted(address, desired.first_name, desired, book)
+                return True
             case AddTag(tag=tag):
-                await self.client.add_tag(tag, email)
+                tagged = book.at(email)
+                try:
+                    await self.client.add_tag(tag, email)
+                except PermanentProviderError as error:
+                    if error.status != 404 or tagged is None:
+                        raise
+                    book.forget(tagged)  # gone from Kit: upsert it again
+                    return True
+                if tagged is not None:
+                    book.tag(tagged, tag, on=True)
             case RemoveTag(tag=tag):
                 await self.client.remove_tag(tag, email)
+                if (untagged := book.at(email)) is not None:
+                    book.tag(untagged, tag, on=False)
             case RemovePreviousTag(subscriber_id=subscriber_id, tag=tag):
                 await self.client.remove_tag_by_id(tag, subscriber_id)
-        return None
+                book.tag(subscriber_id, tag, on=False)
+        return False
+
+    async def upserted(
+        self, email: str, first_name: str | None, desired: Desired, book: KitLedger
+    ) -> bool:
+        """Upsert the subscriber; True when it existed already (its tags, read by id, which is
+        consistent, go into the ledger and the rest is planned again)."""
+        upserted = await self.client.upsert_subscriber(email, first_name)
+        if upserted.created:
+            book.hold(upserted.id, email, frozenset())
+            return False
+        book.hold(upserted.id, email, await self.held_tags(upserted.id, desired))
+        return True

@@ -1,5 +1,8 @@
-"""CRM sync: read the HubSpot contact by email (or, failing that, by the customer's earlier
-addresses, and move it to the new one), then upsert by email only what differs."""
+"""CRM sync: plan against the ledger (what our writes established), upsert by email only what
+differs (a contact never seen is upserted outright: the answer gives its values, and HubSpot
+keeps a later lifecycle stage someone else set), and move the contact at the customer's earlier
+address to the new one. Upserts of concurrent steps share one batch call. HubSpot is read only
+for a replay, a customer older than the ledger, or an email change it refused."""
 
 from __future__ import annotations
 
@@ -9,13 +12,15 @@ import httpx
 from pydantic import AfterValidator
 
 from libs.contracts import CustomerEvent
-from libs.runtime.errors import PermanentProviderError, ProviderError
+from libs.runtime.ledger import Ledger, carry_out
 from libs.runtime.mapping import IntegrationMapping
 from libs.runtime.provider_http import bearer_client
 from libs.runtime.provider_integration import ProviderIntegration
 from libs.runtime.worker_metrics import WorkerMetrics
 
-from .client import CONTACTS, HubSpotClient
+from .batching import ContactUpserts
+from .client import HubSpotClient
+from .ledger import CrmLedger
 from .plan import (
     LIFECYCLE_STAGE,
     Action,
@@ -83,6 +88,12 @@ class CrmIntegration(ProviderIntegration[CrmSettings, CrmMapping]):
     def __init__(self, settings: CrmSettings, metrics: WorkerMetrics | None = None, **kw: Any):
         super().__init__(settings, metrics, **kw)
         self.client = HubSpotClient(self._http, metrics)
+        # upserts of concurrent steps share one batch call (up to 100 contacts)
+        self.upserts = ContactUpserts(
+            self.client,
+            max_items=settings.hubspot_batch_size,
+            max_wait=settings.hubspot_batch_wait_seconds,
+        )
 
     def connect(
         self, settings: CrmSettings, transport: httpx.AsyncBaseTransport | None
@@ -93,6 +104,8 @@ class CrmIntegration(ProviderIntegration[CrmSettings, CrmMapping]):
         )
 
     async def current_state(self, desired: Desired) -> Current:
+        """What HubSpot holds, read (a replay, a customer older than the ledger, or an email
+        change HubSpot refused)."""
         found = await self.client.get_contact(desired.email, desired.properties)
         if found is not None:
             return Current(exists=True, properties=found)
@@ -107,44 +120,42 @@ class CrmIntegration(ProviderIntegration[CrmSettings, CrmMapping]):
     def desired(self, event: CustomerEvent) -> Desired:
         return desired_state(event, self.mapping, self.settings.hubspot_lifecycle_stages)
 
-    async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
+    async def sync(
+        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
+    ) -> list[str]:
         desired = self.desired(event)
-        actions = plan(desired, await self.current_state(desired))
+        ledger = ledger or Ledger(trusted=False)
+        book = ledger.load(CrmLedger)
+        if not ledger.trusted:
+            book = CrmLedger.from_current(desired, await self.current_state(desired))
         if dry_run:
-            return [str(a) for a in actions]
-        done: list[str] = []
-        reread = False
-        while actions:
-            action = actions.pop(0)
-            try:
-                if await self.execute(action, desired.email):
-                    done.append(str(action))
-                    continue
-                # The move could not be made as planned: the contact at the old address is
-                # gone, or the new address got its own contact since the read. Read again.
-                done.append(f"{action}:refused")
-                if reread:
-                    raise PermanentProviderError(
-                        self.name,
-                        "the contact could not be moved to the new address",
-                        endpoint=f"PATCH {CONTACTS}/{{email}}",
-                        code="email_change_refused",
-                    )
-                reread = True
-                actions = plan(desired, await self.current_state(desired))
-            except ProviderError as error:
-                error.action = str(action)
-                raise
-        return done
+            return [str(a) for a in plan(desired, book.current(desired))]
+        return await carry_out(
+            self.name,
+            lambda: plan(desired, book.current(desired)),
+            lambda action: self.execute(action, desired, book),
+            lambda: ledger.save(book),
+        )
 
-    async def execute(self, action: Action, email: str) -> bool:
-        """Carry out one action; False if an email change was refused (see `sync`)."""
+    async def execute(self, action: Action, desired: Desired, book: CrmLedger) -> bool:
+        """Carry out one action and note in `book` what HubSpot answered. True when the answer
+        showed the ledger wrong (the contact at the old address is gone, or the new address
+        has a contact of its own): HubSpot is read and the rest planned again."""
+        email = desired.email
         match action:
             case ChangeContactEmail(previous_email=previous):
-                return await self.client.change_email(previous, email)
+                if await self.client.change_email(previous, email):
+                    book.wrote(email, {})
+                    return False
+                book.become(CrmLedger.from_current(desired, await self.current_state(desired)))
+                return True
             case ClearLifecycleStage():
                 # HubSpot only takes an earlier stage once the property is empty.
-                await self.client.upsert_contact(email, {LIFECYCLE_STAGE: ""})
+                book.wrote(email, await self.upserts.upsert(email, {LIFECYCLE_STAGE: ""}))
             case UpsertContact(properties=properties):
-                await self.client.upsert_contact(email, dict(properties))
-        return True
+                book.wrote(email, await self.upserts.upsert(email, dict(properties)))
+        return False
+
+    async def aclose(self) -> None:
+        await self.upserts.aclose()
+        await super().aclose()

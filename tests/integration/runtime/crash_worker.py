@@ -26,6 +26,7 @@ from libs.contracts import CustomerEvent
 from libs.runtime.broker import make_broker
 from libs.runtime.dedupe import Applied, MongoDedupe
 from libs.runtime.integration import WorkerSettings
+from libs.runtime.ledger import Ledger
 from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client
 from libs.runtime.repository import Change, Snapshot, Updated
@@ -48,7 +49,9 @@ class MongoProvider:
         self.calls = db["calls"]
         self.config = config
 
-    async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
+    async def sync(
+        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
+    ) -> list[str]:
         started = time.time()
         await asyncio.sleep(float(self.config.get("sync_delay", 0)))  # a slow provider
         await self.calls.insert_one(

@@ -29,7 +29,6 @@ def app(adapters: WorkerAdapters) -> FastAPI:
 async def test_a_paid_customer_becomes_a_member_and_the_result_is_published() -> None:
     run = await drive(app, CIRCLE, paid(), paid())  # the second: a redelivery
     assert run.provider.calls == [
-        ("GET", f"{API}/community_members/search"),
         ("POST", f"{API}/community_members"),
         ("GET", f"{API}/access_groups"),
         ("POST", f"{API}/access_groups/7/community_members"),

@@ -27,7 +27,6 @@ def app(adapters: WorkerAdapters) -> FastAPI:
 async def test_a_paid_customer_becomes_a_customer_contact_and_the_result_is_published() -> None:
     run = await drive(app, HUBSPOT, paid(), paid())  # the second: a redelivery
     assert run.provider.calls == [
-        ("GET", f"{CONTACTS}/jane@example.com"),
         ("POST", f"{CONTACTS}/batch/upsert"),
     ]
     actions = "upsert_contact:lifecyclestage,switchboard_customer_id,switchboard_lifecycle"

@@ -23,7 +23,7 @@ async def test_stopping_while_a_call_waits_for_its_turn_hands_the_message_back()
     await pacer.acquire()  # the hour's only turn is taken
     sync = world.integration.sync
 
-    async def paced_sync(evt: object, *, dry_run: bool) -> list[str]:
+    async def paced_sync(evt: object, *, dry_run: bool, ledger: object = None) -> list[str]:
         await pacer.acquire()
         return await sync(evt, dry_run=dry_run)  # type: ignore[arg-type]
 

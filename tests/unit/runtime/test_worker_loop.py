@@ -18,6 +18,7 @@ from libs.runtime.consuming import CommitAfterEffect, HandBack, decode_as
 from libs.runtime.dedupe import Applied, InMemoryDedupe
 from libs.runtime.errors import ProviderError, TransientProviderError, error_for_status
 from libs.runtime.integration import Mode, WorkerSettings, in_rollout
+from libs.runtime.ledger import Ledger
 from libs.runtime.repository import Change, Snapshot, Updated
 from libs.runtime.worker import WorkerLoop
 from libs.runtime.worker_metrics import WorkerMetrics
@@ -87,7 +88,9 @@ class ScriptedIntegration:
         self.block: asyncio.Event | None = None
         self.called = asyncio.Event()
 
-    async def sync(self, event: CustomerEvent, *, dry_run: bool) -> list[str]:
+    async def sync(
+        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
+    ) -> list[str]:
         self.calls.append(dry_run)
         self.called.set()
         if self.block is not None:
