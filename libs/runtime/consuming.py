@@ -61,6 +61,11 @@ class CommitPolicy:
     #: sleeps before a hand-back; False if the service began stopping meanwhile
     pause: Callable[[float], Awaitable[bool]] = field(default=_sleep)
     hand_back_delay: float = 1.0
+    #: False: the handler only takes the message in, and whoever finishes it settles it (the
+    #: worker's step queue, through its offset tracker); `settle` then marks an unreadable
+    #: message done in the same order
+    commit_on_return: bool = True
+    settle: Callable[[KafkaMessage], Awaitable[None]] | None = None
 
 
 def decode_as(model: type[M]) -> Callable[[KafkaMessage], Awaitable[M]]:
@@ -115,7 +120,7 @@ class CommitAfterEffect(BaseMiddleware):
         except Unreadable as exc:
             log.error("message_unreadable", kind=policy.kind, error=str(exc))
             policy.count("unreadable")
-            await commit_message(msg)
+            await (policy.settle or commit_message)(msg)
             return None
         except HandBack:
             policy.count("handed_back")
@@ -127,7 +132,8 @@ class CommitAfterEffect(BaseMiddleware):
                 await msg.nack()  # seek back: this consumer reads it again
             return None
         policy.count("ok")
-        await commit_message(msg)
+        if policy.commit_on_return:
+            await commit_message(msg)
         return result
 
 

@@ -43,6 +43,12 @@ class WorkerSettings(ServiceSettings):
     #: stall a third of the customers each; the quick soak converged 27 s after the faults
     #: with 12, 37 s with 4). Kubernetes sets fewer per pod and scales pods instead.
     concurrency: int = Field(default=12, ge=1, le=64)
+    #: steps run at once, each for one customer (`step_queue.py`); most wait on the pacer,
+    #: where an access removal goes first. The CRM sync runs more: their upserts share batches.
+    parallel_steps: int = Field(default=16, ge=1, le=1000)
+    #: events read ahead of their steps (latest state wins and revocations first look at
+    #: these); when full, the consumers stop reading until a step finishes
+    held_events: int = Field(default=5000, ge=1)
     #: error retries per event (attempts = retries + 1). With the backoff below they span about
     #: a minute (at most 1.5): a provider's brief outage or 503 burst is ridden out instead of
     #: ending in a ticket and a manual replay, as 4 retries over ~1.5 s did.

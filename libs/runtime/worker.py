@@ -115,14 +115,28 @@ class WorkerLoop:
         if outcome == "unreadable":  # a message no version of this code can read: skipped
             self.metrics.results.labels(self.name, "unreadable").inc()
 
-    async def handle(self, event: CustomerEvent, *, replay: bool = False) -> None:
+    async def run_held(self, events: list[CustomerEvent]) -> None:
+        """One customer's held events (`step_queue.py`), in arrival order: latest state wins.
+        The newest version runs; the older ones are recorded as superseded, no call spent."""
+        newest = max(events, key=lambda e: e.version)
+        again = [e for e in events if e.event_id == newest.event_id and e is not newest]
+        for event in events:
+            if event.event_id != newest.event_id:
+                await self.handle(event, superseded=True)
+        await self.handle(newest)
+        for event in again:  # a redelivery of the newest: answered as the duplicate it is
+            await self.handle(event)
+
+    async def handle(
+        self, event: CustomerEvent, *, replay: bool = False, superseded: bool = False
+    ) -> None:
         """One decoded event. Returns once its effect and records are written (the router then
         commits it); raises `HandBack` when stopping mid-retry, or what our store or Kafka
         raised (the router hands it back: the dedupe record makes the second run harmless)."""
         self._in_flight += 1
         self._idle.clear()
         try:
-            await self.process(event, replay=replay)
+            await self.process(event, replay=replay, superseded=superseded)
         except HandBack:
             log.info("handed_back", integration=self.name, event_id=event.event_id)
             self.metrics.handed_back.labels(self.name, "shutdown").inc()
@@ -170,12 +184,14 @@ class WorkerLoop:
 
     # --- the decision and its execution -------------------------------------------------------
 
-    async def process(self, event: CustomerEvent, *, replay: bool = False) -> SyncResult:
+    async def process(
+        self, event: CustomerEvent, *, replay: bool = False, superseded: bool = False
+    ) -> SyncResult:
         started = time.perf_counter()
         try:
             seen = await lookup(self.dedupe, event.customer_id)
             ledger = ledger_for(seen, replay=replay)
-            result = await self._decide(event, seen, ledger, replay=replay)
+            result = await self._decide(event, seen, ledger, replay=replay, superseded=superseded)
             await self.steps.publish(self.steps.results_topic, event.customer_id, result.to_bytes())
             await self._record(event, result, seen, ledger)
         finally:
@@ -195,19 +211,36 @@ class WorkerLoop:
         )
         return result
 
-    async def _decide(
-        self, event: CustomerEvent, seen: Applied, ledger: Ledger, *, replay: bool
-    ) -> SyncResult:
+    def _decide_early(
+        self, event: CustomerEvent, seen: Applied, *, replay: bool
+    ) -> SyncResult | None:
+        """Off, a duplicate or stale: decided without the provider; None otherwise."""
         mode = self.settings.mode
         if mode is Mode.OFF or not in_rollout(event.customer_id, self.settings.rollout_percent):
             return self.steps.result(event, SyncOutcome.OFF)
         if not replay and seen.outcome_of(event.event_id) is not None:
             self.metrics.dedupe_hits.labels(self.name).inc()
             return self.steps.result(event, SyncOutcome.DUPLICATE)
-        applied_key = seen.desired_key
         if event.version <= seen.version:
             self.metrics.stale.labels(self.name).inc()
             return self.steps.result(event, SyncOutcome.STALE)
+        return None
+
+    async def _decide(
+        self,
+        event: CustomerEvent,
+        seen: Applied,
+        ledger: Ledger,
+        *,
+        replay: bool,
+        superseded: bool = False,
+    ) -> SyncResult:
+        if (early := self._decide_early(event, seen, replay=replay)) is not None:
+            return early
+        if superseded:  # a newer event of the customer is held: it costs the calls
+            self.metrics.superseded.labels(self.name).inc()
+            return self.steps.result(event, SyncOutcome.STALE, actions=["superseded"])
+        mode, applied_key = self.settings.mode, seen.desired_key
         key = self._desired_key(event)
         if mode is Mode.ON and not replay and key is not None and key == applied_key:
             # What this version asks of the provider is exactly what the last synced version

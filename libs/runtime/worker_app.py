@@ -5,13 +5,14 @@ A worker folder supplies only its integration and settings."""
 from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import httpx
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage as MessageOf
 from prometheus_client import CollectorRegistry
 
 from libs.contracts import CUSTOMER_EVENTS, TOPIC_PARTITIONS, CustomerEvent, replay_topic
@@ -20,6 +21,7 @@ from .app import ServiceParts, Step, create_service_app
 from .broker import make_broker
 from .consuming import consumer_router, decode_as
 from .dedupe import DedupeRecords, MongoDedupe
+from .held_events import HeldEvents
 from .http import ReadinessCheck
 from .integration import Integration, WorkerSettings
 from .lag import monitor_lag
@@ -71,16 +73,18 @@ def consumer_options(settings: WorkerSettings) -> dict[str, Any]:
     }
 
 
-def worker_router(
-    loop: WorkerLoop,
+def worker_routers(
+    held: HeldEvents,
     settings: WorkerSettings,
     *,
     group: str,
     events_topic: str,
     replays_topic: str,
-) -> KafkaRouter:
-    """The worker's two typed handlers: the customer events and its own replay topic, each with
-    its own consumer group, on a router that commits after the effect."""
+) -> list[KafkaRouter]:
+    """The worker's two typed handlers, each with its own consumer group: the customer events,
+    taken into the step queue (committed in order once done), and its own replay topic, run at
+    once (an operator waits for it) on a router that commits after the effect."""
+    loop = held.loop
     options = consumer_options(settings)
     # more consumers than partitions would sit idle (and slow every rebalance)
     replay_options = {
@@ -88,9 +92,12 @@ def worker_router(
         "max_workers": min(settings.concurrency, TOPIC_PARTITIONS.get(replays_topic, 3)),
     }
     router = consumer_router(loop.commit_policy())
+    events = consumer_router(
+        replace(loop.commit_policy(), commit_on_return=False, settle=held.offsets.settle_now)
+    )
     decoder = decode_as(CustomerEvent)
 
-    @router.subscriber(
+    @events.subscriber(
         events_topic,
         group_id=group,
         decoder=decoder,
@@ -99,8 +106,8 @@ def worker_router(
         "match each customer event.",
         **options,
     )
-    async def on_customer_event(event: CustomerEvent) -> None:
-        await loop.handle(event)
+    async def on_customer_event(event: CustomerEvent, msg: MessageOf) -> None:
+        await held.take(event, msg)
 
     @router.subscriber(
         replays_topic,
@@ -114,7 +121,7 @@ def worker_router(
     async def on_replay(event: CustomerEvent) -> None:
         await loop.handle(event, replay=True)
 
-    return router
+    return [events, router]
 
 
 def subscribe_worker(
@@ -125,12 +132,13 @@ def subscribe_worker(
     group: str,
     events_topic: str,
     replays_topic: str,
-) -> None:
-    broker.include_router(
-        worker_router(
-            loop, settings, group=group, events_topic=events_topic, replays_topic=replays_topic
-        )
-    )
+) -> HeldEvents:
+    held = HeldEvents(loop, settings)
+    for router in worker_routers(
+        held, settings, group=group, events_topic=events_topic, replays_topic=replays_topic
+    ):
+        broker.include_router(router)
+    return held
 
 
 async def stop_worker(loop: WorkerLoop | None, broker: KafkaBroker, grace: float) -> None:
@@ -195,12 +203,14 @@ def create_worker_app(
     broker = make_broker(settings)
     group = group_id(settings, name)
     loop = WorkerLoop(integration, settings, broker, adapters.dedupe, metrics)
-    router = worker_router(
-        loop, settings, group=group, events_topic=CUSTOMER_EVENTS, replays_topic=replay_topic(name)
+    held = HeldEvents(loop, settings)
+    routers = worker_routers(
+        held, settings, group=group, events_topic=CUSTOMER_EVENTS, replays_topic=replay_topic(name)
     )
 
     async def drain() -> None:
         budget.stop()  # a call waiting for its turn hands its message back
+        await held.stop(settings.shutdown_grace_seconds)
         drained = await loop.drain(settings.shutdown_grace_seconds)
         log.info("worker_drained", integration=name, complete=drained, left=loop.in_flight)
 
@@ -213,7 +223,7 @@ def create_worker_app(
         ServiceParts(
             title=f"Switchboard {name} worker",
             registry=registry,
-            routers=[router],
+            routers=routers,
             readiness=adapters.readiness,
             loops=[lag, budget.usage.run],
             # SIGTERM: start nothing new, let attempts in flight finish, hand back what waits
@@ -223,4 +233,5 @@ def create_worker_app(
         ),
     )
     app.state.loop = loop
+    app.state.held = held
     return app

@@ -61,6 +61,20 @@ class WorkerMetrics:
             ["integration"],
             registry=registry,
         )
+        self.superseded = Counter(
+            "switchboard_sync_superseded_total",
+            "Events recorded without a provider call because a newer event of the same customer "
+            "was held at the same time (latest state wins).",
+            ["integration"],
+            registry=registry,
+        )
+        self.held = Gauge(
+            "switchboard_sync_held_events",
+            "Events read from Kafka and waiting for (or in) their step, by priority (urgent: "
+            "an access removal, scheduled first).",
+            ["integration", "priority"],
+            registry=registry,
+        )
         self.unchanged = Counter(
             "switchboard_sync_unchanged_total",
             "Events synced without a provider call: the desired state equals what the last "
@@ -138,6 +152,7 @@ class WorkerMetrics:
             self.handed_back.labels(integration, reason)
         self.failures.labels(integration)
         self.stale.labels(integration)
+        self.superseded.labels(integration)
         self.dedupe_hits.labels(integration)
         self.unchanged.labels(integration)
         for kind in ("read", "write"):

@@ -27,6 +27,8 @@ class CrmSettings(WorkerSettings):
     # Free/Starter private apps: 100 requests per rolling 10 s (Professional and up: 190).
     rate_limit: int = 100
     rate_window_seconds: float = 10.0
+    # enough steps at once to fill a batch upsert of 100 contacts, two batches in flight
+    parallel_steps: int = 200
     # Upserts of different customers share one batch call (`batching.ContactUpserts`): a call of
     # the 100 per 10 s carries up to 100 contacts (HubSpot's limit per batch, so no more), which
     # is what lets launch-day bursts through. The first upsert of a batch waits at most

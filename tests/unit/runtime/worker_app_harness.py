@@ -82,6 +82,7 @@ async def drive(
     async with TestKafkaBroker(broker) as kafka:
         for event in events:
             await kafka.publish(event.to_bytes(), CUSTOMER_EVENTS, key=event.customer_id.encode())
+        await app.state.held.queue.idle()  # the events are held; wait until their steps ran
     await app.state.loop.integration.aclose()
     return Run(results, provider, dedupe)
 
