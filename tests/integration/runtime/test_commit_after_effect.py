@@ -328,18 +328,26 @@ async def test_partitions_run_in_parallel_and_each_in_order(scenario: Scenario) 
         assert await worker.terminate() == 0, worker.log.read_text()[-3000:]
 
     calls = [d async for d in scenario.db["calls"].find({})]
-    assert len(calls) == 9
+    # Latest state wins: the versions that wait while a customer's sync runs are taken together,
+    # and only the newest of them costs a call (the rest are recorded as superseded).
+    assert 6 <= len(calls) <= 9
     span = max(c["ended"] for c in calls) - min(c["started"] for c in calls)
-    assert span < 3.5, f"9 syncs of 0.5 s took {span:.1f} s: partitions did not run in parallel"
+    assert span < 3.5, f"{len(calls)} syncs of 0.5 s took {span:.1f} s: not in parallel"
+    outcomes = [
+        (r["customer_id"], r["version"], r["outcome"], r["actions"])
+        for r in await scenario.results()
+    ]
     for customer in customers:
         mine = sorted(
             (c for c in calls if c["customer_id"] == customer), key=lambda c: c["started"]
         )
-        assert [c["version"] for c in mine] == [1, 2, 3]  # in order within the partition
-    outcomes = [(r["customer_id"], r["version"], r["outcome"]) for r in await scenario.results()]
-    for customer in customers:
-        assert [(v, o) for c, v, o in outcomes if c == customer] == [
-            (1, "synced"),
-            (2, "synced"),
-            (3, "synced"),
-        ]
+        versions = [c["version"] for c in mine]
+        assert versions == sorted(versions)  # in order within the partition
+        assert versions[-1] == 3  # the newest state always runs
+        reported = {v: (o, a) for c, v, o, a in outcomes if c == customer}
+        assert sorted(reported) == [1, 2, 3]  # every version answered once
+        for version in (1, 2, 3):
+            if version in versions:
+                assert reported[version][0] == "synced"
+            else:
+                assert reported[version] == ("stale", ["superseded"])
