@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from .errors import TransientProviderError, error_for_status
+from .pacing import Pacer
 from .worker_metrics import WorkerMetrics
 
 
@@ -82,13 +83,20 @@ def call_outcome(status: int, ok: Collection[int] = ()) -> str:
 
 class ProviderHttp:
     def __init__(
-        self, integration: str, client: httpx.AsyncClient, metrics: WorkerMetrics | None
+        self,
+        integration: str,
+        client: httpx.AsyncClient,
+        metrics: WorkerMetrics | None,
+        *,
+        pacer: Pacer | None = None,
     ) -> None:
         # the integration's one name (`circle`, `convertkit`, `crm`), as in every other metric
         # and error, so a dashboard can put a worker's syncs beside its provider calls
         self.provider = integration
         self.client = client
         self.metrics = metrics
+        #: a pacer of its own (support's Zendesk); a worker's calls use its budget's pacer
+        self.pacer = pacer
 
     async def request(
         self,
@@ -104,9 +112,10 @@ class ProviderHttp:
         url = template.format(**(path or {}))
         endpoint = f"{method} {template}"
         budget = self.metrics.budget if self.metrics is not None else None
-        if budget is not None:
+        pacer = self.pacer or (budget.pacer if budget is not None else None)
+        if pacer is not None:
             # wait for a turn before the clock starts: the latency is the provider's alone
-            await budget.pacer.acquire()
+            await pacer.acquire()
         started = time.perf_counter()
         status = "error"
         outcome = "connection"

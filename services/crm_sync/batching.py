@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from libs.runtime.batcher import Batcher
-from libs.runtime.errors import ProviderError
+from libs.runtime.errors import PermanentProviderError, ProviderError
 
 from .client import HubSpotClient
 
@@ -50,7 +50,23 @@ class ContactUpserts:
                 email = inputs[i][0].lower()
                 (later if email in seen else now).append(i)
                 seen.add(email)
-            got = await self.client.upsert_contacts([inputs[i] for i in now])
-            answers.update(zip(now, got, strict=True))
+            answers.update(zip(now, await self._call([inputs[i] for i in now]), strict=True))
             left = later
         return [answers[i] for i in range(len(inputs))]
+
+    async def _call(self, inputs: list[Input]) -> list[dict[str, str] | ProviderError]:
+        """One batch call. Should HubSpot refuse a whole batch of several as invalid (a 400 for
+        one bad input), each input is sent alone, so one customer's bad value never fails the
+        others; a 429 or a 5xx stays the batch's (each step retries)."""
+        try:
+            return await self.client.upsert_contacts(inputs)
+        except PermanentProviderError as error:
+            if len(inputs) == 1 or error.status != 400:
+                raise
+        answers: list[dict[str, str] | ProviderError] = []
+        for one in inputs:
+            try:
+                answers.extend(await self.client.upsert_contacts([one]))
+            except ProviderError as alone:
+                answers.append(alone)
+        return answers

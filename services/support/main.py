@@ -15,6 +15,7 @@ from libs.runtime.broker import make_broker
 from libs.runtime.http import error_response
 from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client, ping
+from libs.runtime.pacing import Pacer
 from libs.runtime.provider_http import ProviderHttp
 from services.ingest.read_model import MongoCustomerReadModel
 
@@ -58,6 +59,8 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
                 settings.http_timeout_seconds,
             ),
             None,
+            # Zendesk's published limit (Team plan: 200 requests a minute per account)
+            pacer=Pacer(settings.zendesk_rate_limit, settings.zendesk_rate_window_seconds),
         )
     )
     support = build_support(

@@ -20,6 +20,10 @@ class SupportSettings(ProviderSettings):
     zendesk_base_url: str = "https://example.zendesk.com"
     zendesk_email: str = ""
     zendesk_token: SecretStr = SecretStr("")
+    #: pacing of Zendesk calls: its published limit per account (Team 200 a minute, Growth and
+    #: Professional 400, Enterprise 700); 0 turns pacing off
+    zendesk_rate_limit: int = Field(default=200, ge=0)
+    zendesk_rate_window_seconds: float = Field(default=60.0, gt=0)
     #: where people reach the console; ticket bodies link to the customer's page under it.
     #: Empty: `http://127.0.0.1:<port>` (local runs).
     console_base_url: str = ""

@@ -134,3 +134,34 @@ async def test_an_address_shared_by_two_customers_goes_in_a_second_call(
         "First",
         "Second",
     )
+
+
+class RefusesBatches(HubSpotClient):
+    """A HubSpot that answers a batch holding one bad input with a 400 for the whole call."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    async def upsert_contacts(self, inputs: Any) -> Any:
+        emails = [email for email, _ in inputs]
+        self.calls.append(emails)
+        if "bad@example.com" in emails and len(emails) > 1:
+            raise PermanentProviderError("crm", "Property values were not valid", status=400)
+        if emails == ["bad@example.com"]:
+            return [PermanentProviderError("crm", "Property values were not valid", status=400)]
+        return [{"lifecyclestage": "customer"} for _ in emails]
+
+
+async def test_a_whole_batch_refused_for_one_input_is_sent_again_one_by_one() -> None:
+    client = RefusesBatches()
+    upserts = ContactUpserts(client, max_items=10, max_wait=0.05)
+    emails = ["a@example.com", "bad@example.com", "c@example.com"]
+    answers = await asyncio.gather(
+        *(upserts.upsert(e, {"lifecyclestage": "customer"}) for e in emails),
+        return_exceptions=True,
+    )
+    assert answers[0] == {"lifecyclestage": "customer"}
+    assert isinstance(answers[1], PermanentProviderError)
+    assert answers[2] == {"lifecyclestage": "customer"}
+    assert client.calls[0] == emails  # one batch first; then each alone
+    assert sorted(client.calls[1:]) == [[e] for e in sorted(emails)]
