@@ -51,9 +51,11 @@ HAND_BACK_DELAY_SECONDS = 1.0
 
 def ledger_for(seen: Applied, *, replay: bool) -> Ledger:
     """The ledger a step plans against. Trusted when it is the worker's own history: a customer
-    never seen (write first), or one whose record holds a ledger. A replay, and a customer whose
-    record predates the ledger, read the provider first."""
-    trusted = not replay and (seen.revision == 0 or bool(seen.ledger))
+    no version was ever applied for (write first: events recorded as superseded or failed
+    before any write leave nothing to know, and a write that landed unconfirmed is answered as
+    "exists" when made again), or one whose record holds a ledger. A replay, and a customer
+    whose record predates the ledger, read the provider first."""
+    trusted = not replay and (seen.version == 0 or bool(seen.ledger))
     return Ledger(dict(seen.ledger), trusted=trusted)
 
 

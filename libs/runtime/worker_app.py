@@ -203,7 +203,7 @@ def create_worker_app(
     broker = make_broker(settings)
     group = group_id(settings, name)
     loop = WorkerLoop(integration, settings, broker, adapters.dedupe, metrics)
-    held = HeldEvents(loop, settings)
+    held = HeldEvents(loop, settings, budget.pacer)
     routers = worker_routers(
         held, settings, group=group, events_topic=CUSTOMER_EVENTS, replays_topic=replay_topic(name)
     )

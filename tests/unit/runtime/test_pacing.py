@@ -41,7 +41,10 @@ class GatedClock(FakeClock):
 
 def paced(limit: int, window: float, replicas: int = 1) -> tuple[Pacer, FakeClock]:
     clock = FakeClock()
-    return Pacer(limit, window, replicas=replicas, clock=clock, sleep=clock.sleep), clock
+    pacer = Pacer(
+        limit, window, replicas=replicas, clock=clock, sleep=clock.sleep, margin=0, spread=1
+    )
+    return pacer, clock
 
 
 async def test_the_limit_passes_within_a_window_and_the_next_call_waits_for_the_oldest() -> None:
@@ -80,7 +83,7 @@ async def test_zero_turns_pacing_off() -> None:
 
 
 async def test_stop_wakes_a_waiter_and_a_call_with_a_free_turn_still_goes() -> None:
-    pacer = Pacer(2, 3600.0)  # the real, stop-aware sleep
+    pacer = Pacer(2, 3600.0, spread=1)  # the real, stop-aware sleep
     await pacer.acquire()
     waiter = asyncio.create_task(pacer.acquire())  # the second turn: free
     assert await waiter == pytest.approx(0, abs=0.1)
@@ -95,7 +98,7 @@ async def test_stop_wakes_a_waiter_and_a_call_with_a_free_turn_still_goes() -> N
 
 
 async def test_waiting_calls_leave_the_event_loop_free() -> None:
-    pacer = Pacer(1, 0.2)
+    pacer = Pacer(1, 0.2, margin=0)
     await pacer.acquire()
     waiter = asyncio.create_task(pacer.acquire())
     other = await asyncio.wait_for(asyncio.sleep(0.01, result="done"), 0.1)
@@ -106,7 +109,7 @@ async def test_waiting_calls_leave_the_event_loop_free() -> None:
 
 def gated(limit: int, window: float) -> tuple[Pacer, GatedClock]:
     clock = GatedClock()
-    return Pacer(limit, window, clock=clock, sleep=clock.sleep), clock
+    return Pacer(limit, window, clock=clock, sleep=clock.sleep, margin=0, spread=1), clock
 
 
 async def settle() -> None:
@@ -201,7 +204,7 @@ async def test_a_cancelled_waiter_leaves_the_queue_without_wedging_it() -> None:
 
 
 async def test_an_urgent_call_wakes_the_napping_head_with_the_real_sleep() -> None:
-    pacer = Pacer(1, 0.05)
+    pacer = Pacer(1, 0.05, margin=0)
     await pacer.acquire()
     sent: list[str] = []
     tasks = queue_up(pacer, sent, [("grant", None)])
@@ -224,3 +227,26 @@ async def test_stop_wakes_every_waiter_of_every_priority() -> None:
         with pytest.raises(PacingStopped):
             await asyncio.wait_for(task, 1.0)
     assert (sent, pacer.waiting) == ([], 0)
+
+
+async def test_the_share_is_spread_over_the_window() -> None:
+    # Kit: 120 a minute. At most 12 go at once; the 13th waits 6 s, not the whole minute, so an
+    # urgent call that arrives after a burst waits seconds.
+    clock = FakeClock()
+    pacer = Pacer(120, 60.0, clock=clock, sleep=clock.sleep, margin=0)
+    for _ in range(12):
+        assert await pacer.acquire() == 0
+    assert await pacer.acquire() == pytest.approx(6.0)
+    for _ in range(11):
+        assert await pacer.acquire() == 0  # the next tenth of the window
+    assert pacer.rate == pytest.approx(2.0)
+
+
+async def test_the_window_keeps_a_margin_over_the_providers() -> None:
+    # A call reaches the provider a moment after it leaves: one sent exactly a window after
+    # another could still be counted inside the provider's window.
+    clock = FakeClock()
+    pacer = Pacer(1, 60.0, clock=clock, sleep=clock.sleep)
+    await pacer.acquire()
+    assert await pacer.acquire() == pytest.approx(61.2)  # 2 % of the window
+    assert pacer.rate == pytest.approx(1 / 61.2)

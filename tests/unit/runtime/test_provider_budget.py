@@ -87,7 +87,7 @@ async def test_a_call_waits_for_its_turn_before_it_is_sent() -> None:
         now[0] += seconds
         return True
 
-    budget.pacer = Pacer(1, 5.0, clock=lambda: now[0], sleep=sleep)
+    budget.pacer = Pacer(1, 5.0, clock=lambda: now[0], sleep=sleep, margin=0)
     await http.request("GET", "/ok")
     assert sent == []
     now[0] = 2.0
