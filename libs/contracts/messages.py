@@ -82,6 +82,16 @@ class SyncOutcome(StrEnum):
     #: not an end: an attempt failed and the worker will try again (`attempts`, `error` say
     #: which and why), so the step shows as pending with a reason instead of silently
     RETRYING = "retrying"
+    #: not an end: the worker holds the event behind others under the provider's rate limit
+    #: (pacing); `expected_at` says when it expects to run the step, and a later `waiting` may
+    #: move that estimate. The final outcome follows. Readers older than this value skip such a
+    #: result as unreadable (logged), which loses only the progress report.
+    WAITING = "waiting"
+
+    @property
+    def is_progress(self) -> bool:
+        """A progress report (`retrying`, `waiting`): the step is still pending, an end follows."""
+        return self in (SyncOutcome.RETRYING, SyncOutcome.WAITING)
 
 
 class ErrorInfo(_Message):
@@ -105,6 +115,9 @@ class SyncResult(_Message):
     error: ErrorInfo | None = None
     replay_id: str | None = None
     at: datetime
+    #: for `waiting`: when the worker expects to run the step (None otherwise). Added in v1 with
+    #: a default, so older messages (and older readers) keep working.
+    expected_at: datetime | None = None
 
 
 class SyncFailure(_Message):

@@ -7,6 +7,8 @@ after the change, so workers always receive a whole desired state, never a delta
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -33,12 +35,15 @@ PREVIOUS_EMAILS_LIMIT: Final = 3
 
 
 class IntegrationStatus(BaseModel):
-    status: str = "pending"  # synced / failed / off / shadow, or retrying (still pending)
+    #: synced / failed / off / shadow, or a progress report (still pending): retrying / waiting
+    status: str = "pending"
     version: int = 0
     event_id: str | None = None
     error: str | None = None
     at: datetime | None = None
     attempts: int = 0
+    #: for `waiting`: when the worker expects to run the step
+    expected_at: datetime | None = None
 
 
 class Step(BaseModel):
@@ -47,13 +52,17 @@ class Step(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     status: str  # pending / synced / failed / off / shadow
-    #: why it is pending: `queued` (published, the worker has not reported yet) or `retrying`
-    #: (an attempt failed; `attempts` and `error` say more); `nothing_to_sync` for a customer
-    #: no change was ever published for (a lead: every system already holds nothing)
+    #: why it is pending: `queued` (published, the worker has not reported yet), `retrying`
+    #: (an attempt failed; `attempts` and `error` say more) or `waiting` (the worker holds it
+    #: behind others under the provider's rate limit; `expected_at` says until about when);
+    #: `nothing_to_sync` for a customer no change was ever published for (a lead: every system
+    #: already holds nothing)
     reason: str | None = None
     since: datetime | None = None
     attempts: int = 0
     error: str | None = None
+    #: for `waiting`: when the worker expects to run the step
+    expected_at: datetime | None = None
 
 
 class CanonicalCustomer(BaseModel):
@@ -203,6 +212,13 @@ def stripe_source(change: StripeChange) -> Source:
 
 #: outcomes that mean "this integration holds the customer's state (or is not meant to)"
 _CONFIRMING = {"synced": "synced", "off": "off", "shadow": "shadow"}
+#: progress reports: not an end, the step stays pending (with this as its reason)
+_PROGRESS = ("retrying", "waiting")
+
+
+def _aware(at: datetime) -> datetime:
+    """A time without a zone is UTC (what every service writes)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def apply_result(
@@ -215,22 +231,34 @@ def apply_result(
     at: datetime,
     enabled: tuple[str, ...],
     attempts: int = 0,
+    expected_at: datetime | None = None,
 ) -> tuple[CanonicalCustomer, bool]:
     """Record one worker outcome; return the customer and whether it was just confirmed active.
 
     Stale and duplicate outcomes say nothing new. An outcome for an older version than the one
-    already recorded for that integration is ignored, so statuses never go back in time.
+    already recorded for that integration is ignored, so statuses never go back in time. A
+    progress report (`retrying`, `waiting`) is ignored once the step ended for its version, and
+    among the progress reports of one version the latest (by `at`) wins. `expected_at` is kept
+    for `waiting` only.
     """
-    status = _CONFIRMING.get(outcome) or (outcome if outcome in ("failed", "retrying") else None)
+    status = _CONFIRMING.get(outcome) or (outcome if outcome in ("failed", *_PROGRESS) else None)
     known = customer.integrations.get(integration)
     if status is None or (known is not None and version < known.version):
         return customer, False
-    late_report = known is not None and known.version == version and known.status != "retrying"
-    if status == "retrying" and late_report:
-        return customer, False  # the step already ended: a late progress report says nothing
+    if status in _PROGRESS and known is not None and known.version == version:
+        if known.status not in _PROGRESS:
+            return customer, False  # the step already ended: a late progress report says nothing
+        if known.at is not None and _aware(at) < _aware(known.at):
+            return customer, False  # an older progress report than the one recorded
     integrations = dict(customer.integrations)
     integrations[integration] = IntegrationStatus(
-        status=status, version=version, event_id=event_id, error=error, at=at, attempts=attempts
+        status=status,
+        version=version,
+        event_id=event_id,
+        error=error,
+        at=at,
+        attempts=attempts,
+        expected_at=expected_at if status == "waiting" else None,
     )
     updated = customer.model_copy(update={"integrations": integrations})
     confirmed = all(
@@ -260,15 +288,16 @@ def step_of(customer: CanonicalCustomer, integration: str) -> Step:
         # A newer version may be queued behind it; the failure (and its incident) stands
         # until a later outcome replaces it.
         return Step(status="failed", since=known.at, attempts=known.attempts, error=known.error)
-    if known is not None and known.version >= customer.version and known.status != "retrying":
+    if known is not None and known.version >= customer.version and known.status not in _PROGRESS:
         return Step(status=known.status, since=known.at, attempts=known.attempts)
-    if known is not None and known.version == customer.version:  # retrying this version
+    if known is not None and known.version == customer.version:  # retrying / waiting this one
         return Step(
             status="pending",
-            reason="retrying",
+            reason=known.status,
             since=known.at,
             attempts=known.attempts,
             error=known.error,
+            expected_at=known.expected_at if known.status == "waiting" else None,
         )
     return Step(status="pending", reason="queued", since=customer.version_at)
 
@@ -284,12 +313,60 @@ _NEXT_STEP = {
 }
 
 
-def next_step(customer: CanonicalCustomer, statuses: dict[str, str]) -> str:
-    if customer.lifecycle is Lifecycle.PAID and (
-        customer.needs_support or "failed" in statuses.values()
-    ):
-        return (
-            "Payment received — setting up your access is taking longer than usual; "
-            "our team has been notified and will sort it out."
-        )
+#: what each integration's step gives the buyer, in their words, and whether the words are
+#: plural ("are queued"); an integration that is not here (crm) gives them nothing they see
+_GRANTS: Final = {
+    "circle": ("your community access", False),
+    "convertkit": ("your welcome emails", True),
+}
+
+
+def _joined(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _expected(expected_at: datetime | None, now: datetime) -> str:
+    """'; expected within about 3 minutes' (whole minutes, rounded up), '; expected within a
+    minute', '; expected any moment now' for an estimate already past, '' without one."""
+    if expected_at is None:
+        return ""
+    seconds = (_aware(expected_at) - _aware(now)).total_seconds()
+    if seconds <= 0:
+        return "; expected any moment now"
+    if seconds < 60:
+        return "; expected within a minute"
+    minutes = math.ceil(seconds / 60)
+    return f"; expected within about {minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _waiting_text(steps: Mapping[str, Step], now: datetime) -> str | None:
+    """Which access the buyer sees is queued behind the provider's rate limit, and about when
+    the last of it is expected; None if no such step waits."""
+    waiting = [
+        (_GRANTS[name], step.expected_at)
+        for name, step in steps.items()
+        if step.status == "pending" and step.reason == "waiting" and name in _GRANTS
+    ]
+    if not waiting:
+        return None
+    names = [what for (what, _), _ in waiting]
+    plural = len(waiting) > 1 or waiting[0][0][1]
+    estimates = [_aware(at) for _, at in waiting if at is not None]
+    return (
+        f"Payment received — {_joined(names)} {'are' if plural else 'is'} queued behind other "
+        f"new members{_expected(max(estimates, default=None), now)}."
+    )
+
+
+def next_step(customer: CanonicalCustomer, steps: Mapping[str, Step], now: datetime) -> str:
+    """The sentence the app shows; `steps` are the enabled integrations' (`step_of`), `now` the
+    time an estimate is told relative to."""
+    if customer.lifecycle is Lifecycle.PAID:
+        if customer.needs_support or any(s.status == "failed" for s in steps.values()):
+            return (
+                "Payment received — setting up your access is taking longer than usual; "
+                "our team has been notified and will sort it out."
+            )
+        if (waiting := _waiting_text(steps, now)) is not None:
+            return waiting
     return _NEXT_STEP[customer.lifecycle]

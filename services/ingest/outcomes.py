@@ -23,6 +23,7 @@ def with_results(
             r.at,
             enabled,
             r.attempts,
+            r.expected_at,
         )
     return customer
 

@@ -94,6 +94,12 @@ async def customer_page(
         entry = event(r["event_id"])
         what = ", ".join(r.get("actions") or []) or "nothing to change"
         summary = f"{integration_name(r['integration'])}: {r['outcome']} — {what}"
+        if r["outcome"] == "waiting":
+            summary = (
+                f"{integration_name(r['integration'])}: waiting — queued behind others under "
+                "the provider's rate limit"
+                + (f", expected at {r['expected_at'][:19]}" if r.get("expected_at") else "")
+            )
         if r.get("replay_id"):
             summary += f" (replay {r['replay_id']})"
         entry["items"].append(
@@ -184,6 +190,7 @@ async def customer_page(
             "reason": step.reason,
             "attempts": step.attempts,
             "since": iso_text(step.since),
+            "expected_at": iso_text(step.expected_at),
             "version": status.version if status else None,
             "event_id": status.event_id if status else None,
             "error": status.error if status else None,

@@ -33,6 +33,7 @@ def timeline_entry(result: SyncResult) -> Document:
         "error": result.error.model_dump(mode="json") if result.error else None,
         "replay_id": result.replay_id,
         "at": result.at.isoformat(),
+        "expected_at": result.expected_at.isoformat() if result.expected_at else None,
     }
 
 

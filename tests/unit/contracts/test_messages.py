@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -120,3 +120,39 @@ def test_integrations_are_the_sync_folders_so_a_new_one_is_one_folder(tmp_path: 
     (tmp_path / "half_sync").mkdir()  # no integration.py yet: not an integration
     assert discover_integrations(tmp_path) == ("circle", "crm", "newsletter")
     assert INTEGRATIONS == ("circle", "convertkit", "crm")
+
+
+def test_a_waiting_result_round_trips_with_its_estimate() -> None:
+    result = SyncResult(
+        event_id="e",
+        customer_id="c",
+        version=2,
+        integration="circle",
+        outcome=SyncOutcome.WAITING,
+        at=NOW,
+        expected_at=NOW + timedelta(minutes=3),
+    )
+    wire = json.loads(result.to_bytes())
+    assert (wire["outcome"], wire["expected_at"]) == ("waiting", "2026-11-27T00:03:00Z")
+    assert SyncResult.model_validate_json(result.to_bytes()) == result
+
+
+def test_a_result_from_before_expected_at_still_parses() -> None:
+    old = {
+        "schema": "sync_result.v1",
+        "event_id": "e",
+        "customer_id": "c",
+        "version": 1,
+        "integration": "crm",
+        "outcome": "synced",
+        "at": "2026-11-27T00:00:00Z",
+    }
+    parsed = SyncResult.model_validate_json(json.dumps(old))
+    assert (parsed.outcome, parsed.expected_at) == (SyncOutcome.SYNCED, None)
+
+
+def test_only_retrying_and_waiting_are_progress_reports() -> None:
+    assert {o for o in SyncOutcome if o.is_progress} == {
+        SyncOutcome.RETRYING,
+        SyncOutcome.WAITING,
+    }

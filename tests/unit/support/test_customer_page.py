@@ -5,14 +5,16 @@ search finds a customer by what ingest knows or, failing that, by a failed step'
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from faststream.kafka import TestKafkaBroker
 
-from libs.contracts import SYNC_RESULTS, failure_topic
+from libs.contracts import SYNC_RESULTS, SyncOutcome, failure_topic
 from libs.runtime.http import ApiError
 from services.ingest.canonical import CanonicalCustomer
 from services.support import views
+from services.support.console import templates
 from services.support.customer_page import customer_page
 
 from .world import CUSTOMER, T0, World, failure, result
@@ -109,3 +111,46 @@ async def test_the_search_falls_back_to_a_failed_steps_event() -> None:
     found = await views.search(world.customers, world.records.steps, "evt_only_support")
     assert [c["customer_id"] for c in found] == [CUSTOMER]
     assert await views.search(world.customers, world.records.steps, "evt_nobody") == []
+
+
+async def test_a_step_waiting_on_the_rate_limit_shows_its_estimate() -> None:
+    world = World()
+    expected = T0 + timedelta(minutes=8)
+    world.customers.add_customer(
+        CanonicalCustomer.model_validate(
+            {
+                "_id": CUSTOMER,
+                "email": "jane@example.com",
+                "lifecycle": "paid",
+                "version": 3,
+                "integrations": {
+                    "circle": {
+                        "status": "waiting",
+                        "version": 3,
+                        "event_id": "evt_3",
+                        "at": T0,
+                        "expected_at": expected,
+                    }
+                },
+            }
+        )
+    )
+    waiting = result(3, "evt_3", SyncOutcome.WAITING).model_copy(
+        update={"actions": (), "expected_at": expected}
+    )
+    async with TestKafkaBroker(world.broker) as kafka:
+        await kafka.publish_batch(waiting.to_bytes(), topic=SYNC_RESULTS)
+    page = await customer_page(world.customers, world.records, CUSTOMER, INTEGRATIONS)
+    circle = page["integrations"]["circle"]
+    assert (circle["status"], circle["reason"]) == ("pending", "waiting")
+    assert circle["expected_at"] == expected.isoformat()
+    assert page["integrations"]["crm"]["expected_at"] is None
+    (event,) = page["timeline"]
+    (item,) = event["items"]
+    assert item["outcome"] == "waiting"
+    assert item["summary"] == (
+        "Circle: waiting — queued behind others under the provider's rate limit, "
+        "expected at 2026-03-04T05:14:07"
+    )
+    html = templates().env.get_template("customer.html").render(**page)
+    assert "waiting (expected 2026-03-04T05:14:07) since 2026-03-04T05:06:07" in html
