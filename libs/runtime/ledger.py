@@ -80,4 +80,5 @@ async def carry_out(
                     code="ledger_conflict",
                 )
             actions = list(plan_now())
+    save()  # also when nothing was to do: what a read established is known now
     return done

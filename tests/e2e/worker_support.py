@@ -102,7 +102,7 @@ class TopicTail:
             for m in self.read()
             if m["event_id"] == event_id
             and (integration is None or m.get("integration") == integration)
-            and (progress or m.get("outcome") != "retrying")
+            and (progress or m.get("outcome") not in ("retrying", "waiting"))
         ]
 
     def wait(

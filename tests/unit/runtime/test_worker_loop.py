@@ -157,7 +157,7 @@ class World:
 
     def results(self) -> list[dict[str, Any]]:
         """The outcomes published (progress reports apart: `retrying`)."""
-        return [r for r in self.broker.on(RESULTS) if r["outcome"] != "retrying"]
+        return [r for r in self.broker.on(RESULTS) if r["outcome"] not in ("retrying", "waiting")]
 
     def progress(self) -> list[dict[str, Any]]:
         return [r for r in self.broker.on(RESULTS) if r["outcome"] == "retrying"]
