@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         **workload.rate_limit_env(),  # the published limits, not the soak's unlimited sandbox
         "SWITCHBOARD_LOG_LEVEL": args.log_level,
     }
+    # ... and the workers pace themselves at those limits (their default), which the soak's
+    # environment turns off
+    env.pop("SWITCHBOARD_RATE_LIMIT", None)
     cfg = Config(
         purchases=args.purchases,
         refunds=args.refunds,
