@@ -4,7 +4,7 @@ the action a provider error happened in. A provider folder adds its client, plan
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
@@ -14,6 +14,7 @@ from libs.contracts import CustomerEvent
 
 from .errors import ProviderError
 from .integration import WorkerSettings, desired_key
+from .ledger import Ledger, carry_out
 from .mapping import load_section
 from .worker_metrics import WorkerMetrics
 
@@ -49,6 +50,42 @@ class ProviderIntegration(Generic[S, M]):
     def desired(self, event: CustomerEvent) -> Any:
         """What the provider should hold after `event` (the plan's `Desired`)."""
         raise NotImplementedError
+
+    # --- the sync every integration shares: plan against the ledger, carry the plan out -------
+
+    #: the integration's ledger (a pydantic model with `from_current(desired, current)` and
+    #: `current(desired)`: what the provider holds, from a read or from the ledger)
+    ledger_model: ClassVar[type[Any]]
+
+    def plan(self, desired: Any, current: Any) -> Sequence[Any]:
+        """The integration's pure plan: the actions that make `current` into `desired`."""
+        raise NotImplementedError
+
+    async def current_state(self, desired: Any) -> Any:
+        """What the provider holds, read (a replay, or a customer older than the ledger)."""
+        raise NotImplementedError
+
+    async def execute(self, action: Any, desired: Any, book: Any) -> bool:
+        """Carry out one action, noting in `book` what it established; True when the answer
+        showed the ledger wrong (then corrected in `book`): the rest is planned again."""
+        raise NotImplementedError
+
+    async def sync(
+        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
+    ) -> list[str]:
+        desired = self.desired(event)
+        ledger = ledger or Ledger(trusted=False)
+        book = ledger.load(self.ledger_model)
+        if not ledger.trusted:
+            book = self.ledger_model.from_current(desired, await self.current_state(desired))
+        if dry_run:
+            return [str(a) for a in self.plan(desired, book.current(desired))]
+        return await carry_out(
+            self.name,
+            lambda: self.plan(desired, book.current(desired)),
+            lambda action: self.execute(action, desired, book),
+            lambda: ledger.save(book),
+        )
 
     def desired_key(self, event: CustomerEvent) -> str:
         """What `sync` would establish, as a key: the worker skips an unchanged one."""

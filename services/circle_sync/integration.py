@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 import httpx
 
 from libs.contracts import CustomerEvent
-from libs.runtime.ledger import Ledger, carry_out
 from libs.runtime.mapping import IntegrationMapping
 from libs.runtime.plans import names
 from libs.runtime.provider_http import bearer_client
@@ -44,6 +43,7 @@ def desired_state(event: CustomerEvent, mapping: CircleMapping) -> Desired:
 
 class CircleIntegration(ProviderIntegration[CircleSettings, CircleMapping]):
     name: ClassVar[str] = "circle"
+    ledger_model = CircleLedger
     mapping_model = CircleMapping
 
     def __init__(self, settings: CircleSettings, metrics: WorkerMetrics | None = None, **kw: Any):
@@ -92,22 +92,8 @@ class CircleIntegration(ProviderIntegration[CircleSettings, CircleMapping]):
     def desired(self, event: CustomerEvent) -> Desired:
         return desired_state(event, self.mapping)
 
-    async def sync(
-        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
-    ) -> list[str]:
-        desired = self.desired(event)
-        ledger = ledger or Ledger(trusted=False)
-        book = ledger.load(CircleLedger)
-        if not ledger.trusted:
-            book = CircleLedger.from_current(desired, await self.current_state(desired))
-        if dry_run:
-            return [str(a) for a in plan(desired, book.current(desired))]
-        return await carry_out(
-            self.name,
-            lambda: plan(desired, book.current(desired)),
-            lambda action: self.execute(action, desired, book),
-            lambda: ledger.save(book),
-        )
+    def plan(self, desired: Desired, current: Current) -> list[Action]:
+        return plan(desired, current)
 
     async def execute(self, action: Action, desired: Desired, book: CircleLedger) -> bool:
         """Carry out one action and note in `book` what it established. True when Circle's

@@ -11,7 +11,6 @@ import httpx
 
 from libs.contracts import CustomerEvent
 from libs.runtime.errors import PermanentProviderError
-from libs.runtime.ledger import Ledger, carry_out
 from libs.runtime.mapping import IntegrationMapping
 from libs.runtime.plans import names
 from libs.runtime.provider_integration import ProviderIntegration
@@ -51,6 +50,7 @@ def first_name(name: str | None) -> str | None:
 
 class ConvertkitIntegration(ProviderIntegration[ConvertkitSettings, ConvertkitMapping]):
     name: ClassVar[str] = SECTION
+    ledger_model = KitLedger
     mapping_model = ConvertkitMapping
 
     def __init__(
@@ -102,22 +102,8 @@ class ConvertkitIntegration(ProviderIntegration[ConvertkitSettings, ConvertkitMa
     def desired(self, event: CustomerEvent) -> Desired:
         return desired_state(event, self.mapping)
 
-    async def sync(
-        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
-    ) -> list[str]:
-        desired = self.desired(event)
-        ledger = ledger or Ledger(trusted=False)
-        book = ledger.load(KitLedger)
-        if not ledger.trusted:
-            book = KitLedger.from_current(desired, await self.current_state(desired))
-        if dry_run:
-            return [str(a) for a in plan(desired, book.current(desired))]
-        return await carry_out(
-            self.name,
-            lambda: plan(desired, book.current(desired)),
-            lambda action: self.execute(action, desired, book),
-            lambda: ledger.save(book),
-        )
+    def plan(self, desired: Desired, current: Current) -> list[Action]:
+        return plan(desired, current)
 
     async def execute(self, action: Action, desired: Desired, book: KitLedger) -> bool:
         """Carry out one action and note in `book` what it established. True when Kit's answer

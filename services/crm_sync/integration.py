@@ -12,7 +12,6 @@ import httpx
 from pydantic import AfterValidator
 
 from libs.contracts import CustomerEvent
-from libs.runtime.ledger import Ledger, carry_out
 from libs.runtime.mapping import IntegrationMapping
 from libs.runtime.provider_http import bearer_client
 from libs.runtime.provider_integration import ProviderIntegration
@@ -83,6 +82,7 @@ def merge(found: list[dict[str, str]], stage_order: tuple[str, ...]) -> dict[str
 
 class CrmIntegration(ProviderIntegration[CrmSettings, CrmMapping]):
     name: ClassVar[str] = SECTION
+    ledger_model = CrmLedger
     mapping_model = CrmMapping
 
     def __init__(self, settings: CrmSettings, metrics: WorkerMetrics | None = None, **kw: Any):
@@ -120,22 +120,8 @@ class CrmIntegration(ProviderIntegration[CrmSettings, CrmMapping]):
     def desired(self, event: CustomerEvent) -> Desired:
         return desired_state(event, self.mapping, self.settings.hubspot_lifecycle_stages)
 
-    async def sync(
-        self, event: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None
-    ) -> list[str]:
-        desired = self.desired(event)
-        ledger = ledger or Ledger(trusted=False)
-        book = ledger.load(CrmLedger)
-        if not ledger.trusted:
-            book = CrmLedger.from_current(desired, await self.current_state(desired))
-        if dry_run:
-            return [str(a) for a in plan(desired, book.current(desired))]
-        return await carry_out(
-            self.name,
-            lambda: plan(desired, book.current(desired)),
-            lambda action: self.execute(action, desired, book),
-            lambda: ledger.save(book),
-        )
+    def plan(self, desired: Desired, current: Current) -> list[Action]:
+        return plan(desired, current)
 
     async def execute(self, action: Action, desired: Desired, book: CrmLedger) -> bool:
         """Carry out one action and note in `book` what HubSpot answered. True when the answer
