@@ -201,6 +201,25 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
                 "This month's calls (UTC, all replicas) against the integration's quota "
                 "(SWITCHBOARD_<INTEGRATION>_MONTHLY_QUOTA); runbook: Provider quota.",
             ),
+            panel(
+                "Events held for their step",
+                [
+                    target(
+                        "sum by (integration, priority) "
+                        f"(switchboard_sync_held_events{{{NS}}})",
+                        "{{integration}} {{priority}}",
+                    ),
+                    target(
+                        "sum by (integration) "
+                        f"(rate(switchboard_sync_superseded_total{{{NS}}}[5m]))",
+                        "{{integration}} superseded/s",
+                    ),
+                ],
+                "short",
+                "Events read and waiting for their step (urgent: access removals, run first); "
+                "superseded: older events of a customer recorded without a call because a newer "
+                "one was held (latest state wins).",
+            ),
         ],
     ),
     (
