@@ -143,14 +143,14 @@ class StepQueue(Generic[T]):
         owned = [h.owned() for h in held]
         mine = [h for h, ours in zip(held, owned, strict=True) if ours]
         gone = [h for h, ours in zip(held, owned, strict=True) if not ours]
-        self._release(len(gone), sum(h.urgent for h in gone))
+        await self._release(len(gone), sum(h.urgent for h in gone))
         if not mine:
             return
         try:
             with prioritised(URGENT if any(h.urgent for h in mine) else NORMAL):
                 await self._run([h.item for h in mine])
         except HandBack:
-            self._release(len(mine), sum(h.urgent for h in mine))  # left for the next owner
+            await self._release(len(mine), sum(h.urgent for h in mine))  # for the next owner
             return
         except Exception as exc:
             log.warning("step_requeued", customer_id=customer, error=type(exc).__name__)
@@ -158,18 +158,15 @@ class StepQueue(Generic[T]):
             async with self._changed:  # ahead of the customer's newer events
                 self._waiting[customer] = mine + self._waiting.get(customer, [])
             return
-        self._release(len(mine), sum(h.urgent for h in mine))
+        await self._release(len(mine), sum(h.urgent for h in mine))
         for h in mine:
             await h.settle()
 
-    def _release(self, count: int, urgent: int) -> None:
-        self.held -= count
-        self.held_urgent -= urgent
-        if count:
-            asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
+    async def _release(self, count: int, urgent: int) -> None:
+        """`count` held events (`urgent` of them removals) are done or gone: room for more."""
         async with self._changed:
+            self.held -= count
+            self.held_urgent -= urgent
             self._changed.notify_all()
 
     # --- the order ----------------------------------------------------------------------------
