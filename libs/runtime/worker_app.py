@@ -210,7 +210,8 @@ def create_worker_app(
 
     async def drain() -> None:
         budget.stop()  # a call waiting for its turn hands its message back
-        await held.stop(settings.shutdown_grace_seconds)
+        loop.stop()  # a step waiting between retries hands its events back
+        await held.stop(settings.shutdown_grace_seconds)  # and the steps on the wire finish
         drained = await loop.drain(settings.shutdown_grace_seconds)
         log.info("worker_drained", integration=name, complete=drained, left=loop.in_flight)
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from libs.runtime.integration import WorkerSettings
 from tests.conftest import unique_email
 
 from .conftest import System, circle_member, wait_for
@@ -30,6 +31,8 @@ pytestmark = pytest.mark.e2e
 
 CREATE_PATH = "/api/admin/v2/community_members"
 GRANT_PATH = "/api/admin/v2/access_groups/*/community_members"
+#: steps a worker runs at once (`WorkerSettings.parallel_steps`), so in flight at a kill
+PARALLEL_STEPS = WorkerSettings.model_fields["parallel_steps"].default
 
 
 @pytest.fixture
@@ -85,8 +88,13 @@ def test_sigkill_in_the_middle_of_a_burst_loses_nothing_and_doubles_nothing(
         members = [m for m in state["circle"]["members"] if m["email"].lower() == email.lower()]
         assert len(members) == 1, email
         assert members[0]["access_groups"] == ["Members"], email
+    # A step the kill cut short after its create but before its record runs again, and its
+    # create is answered "already a member" (the ledger had not recorded it): a call again, not
+    # a second member. At most one per step in flight at the kill.
     after = state["circle"]["requests"]
-    assert (delta(after, before, CREATE), delta(after, before, GRANT)) == (30, 30)
+    creates, grants = delta(after, before, CREATE), delta(after, before, GRANT)
+    assert 30 <= creates <= 30 + PARALLEL_STEPS
+    assert 30 <= grants <= 30 + PARALLEL_STEPS
 
 
 def test_sigterm_hands_back_a_message_waiting_out_a_rate_limit(circle: System) -> None:
