@@ -30,6 +30,7 @@ import bisect
 import contextlib
 import contextvars
 import itertools
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -64,8 +65,10 @@ class _Waiter:
     wake: asyncio.Event = field(default_factory=asyncio.Event, compare=False)
 
 
-#: how finely a window's share is spread: a burst may use 1/SPREAD of it
+#: how finely a window's share is spread: a burst may use 1/SPREAD of it, and a burst lasts
+#: at most MAX_BURST_SECONDS (Circle's 5-minute window in tenths held a revocation up to 30 s)
 SPREAD = 10
+MAX_BURST_SECONDS = 5.0
 #: the window is kept this much longer than the provider's (a fraction, and at least seconds)
 MARGIN = 0.02
 MIN_MARGIN = 0.5
@@ -81,7 +84,7 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[bool]] | None = None,
         margin: float | None = None,
-        spread: int = SPREAD,
+        spread: int | None = None,
     ) -> None:
         """`limit <= 0` turns pacing off. `clock` and `sleep` (seconds -> False if stopped)
         are for tests; the default sleep wakes early on `stop()`. `margin` (seconds added to
@@ -93,7 +96,10 @@ class Pacer:
         #: inside the provider's window about half the time (111 429s at Kit in a 300-purchase
         #: burst). 2 % of the window (at least half a second) costs 2 % of the rate.
         self.margin = max(MIN_MARGIN, window * MARGIN) if margin is None else margin
-        #: the burst allowed: a tenth of the share in a tenth of the window (same average rate)
+        #: the burst allowed: a tenth of the share in a tenth of the window, or less so that it
+        #: lasts at most MAX_BURST_SECONDS (the same average rate)
+        if spread is None:
+            spread = max(SPREAD, math.ceil(window / MAX_BURST_SECONDS))
         self._burst = max(1, self.share // max(1, spread))
         self._burst_window = (
             (window + self.margin) * self._burst / self.share if self.share else 0.0
@@ -164,8 +170,8 @@ class Pacer:
         delay = 0.0
         if len(self._sent) >= self.share:
             delay = self._sent[0] + window - now
-        # ... and at most a tenth of the share per tenth of the window, so a burst never spends
-        # the whole window at once: an urgent call waits a tenth of it at most, not all of it
+        # ... and at most a burst's share per burst window, so a burst never spends the whole
+        # window at once: an urgent call waits a few seconds at most, not the window
         if len(self._sent) >= self._burst:
             delay = max(delay, self._sent[-self._burst] + self._burst_window - now)
         return delay

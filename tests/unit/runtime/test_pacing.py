@@ -230,16 +230,26 @@ async def test_stop_wakes_every_waiter_of_every_priority() -> None:
 
 
 async def test_the_share_is_spread_over_the_window() -> None:
-    # Kit: 120 a minute. At most 12 go at once; the 13th waits 6 s, not the whole minute, so an
-    # urgent call that arrives after a burst waits seconds.
+    # Kit: 120 a minute. At most 10 go at once (a burst lasts 5 s at most); the 11th waits 5 s,
+    # not the whole minute, so an urgent call that arrives after a burst waits seconds.
     clock = FakeClock()
     pacer = Pacer(120, 60.0, clock=clock, sleep=clock.sleep, margin=0)
-    for _ in range(12):
+    for _ in range(10):
         assert await pacer.acquire() == 0
-    assert await pacer.acquire() == pytest.approx(6.0)
-    for _ in range(11):
-        assert await pacer.acquire() == 0  # the next tenth of the window
+    assert await pacer.acquire() == pytest.approx(5.0)
+    for _ in range(9):
+        assert await pacer.acquire() == 0  # the next burst
     assert pacer.rate == pytest.approx(2.0)
+
+
+async def test_a_long_window_is_spread_in_bursts_of_seconds() -> None:
+    # Circle: 2,000 per 5 minutes; a tenth would be 200 calls in 30 s, and a revocation behind
+    # them would wait up to 30 s. Bursts of 5 s: 33 calls, then the next 5 s.
+    clock = FakeClock()
+    pacer = Pacer(2000, 300.0, clock=clock, sleep=clock.sleep, margin=0)
+    for _ in range(33):
+        assert await pacer.acquire() == 0
+    assert await pacer.acquire() == pytest.approx(4.95)
 
 
 async def test_the_window_keeps_a_margin_over_the_providers() -> None:
