@@ -205,8 +205,7 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
                 "Events held for their step",
                 [
                     target(
-                        "sum by (integration, priority) "
-                        f"(switchboard_sync_held_events{{{NS}}})",
+                        f"sum by (integration, priority) (switchboard_sync_held_events{{{NS}}})",
                         "{{integration}} {{priority}}",
                     ),
                     target(
