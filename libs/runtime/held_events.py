@@ -57,8 +57,8 @@ class HeldEvents:
 
     async def take(self, event: CustomerEvent, msg: KafkaMessage) -> None:
         """Hold a decoded event; its offset is committed once it (and all before it) is done."""
-        settle, owned = self.offsets.track(msg)
-        await self.queue.put(event, self._counted(settle), owned)
+        settle = self.offsets.track(msg)
+        await self.queue.put(event, self._counted(settle))
         self.count()
         await self.report_wait(event)
 

@@ -46,13 +46,13 @@ class OffsetTracker:
     def __init__(self) -> None:
         self._partitions: dict[tuple[int, str, int], _Partition] = {}
 
-    def track(self, msg: KafkaMessage) -> tuple[Callable[[], Awaitable[None]], Callable[[], bool]]:
-        """Note that `msg` was read. Returns (settle, owned): `settle()` marks it done and
-        commits what that allows; `owned()` is False once its partition moved elsewhere."""
+    def track(self, msg: KafkaMessage) -> Callable[[], Awaitable[None]]:
+        """Note that `msg` was read. Returns `settle`: marks it done and commits what that
+        allows."""
         record = msg.raw_message
         consumer = getattr(msg, "consumer", None)
         if consumer is None or isinstance(record, tuple) or not hasattr(consumer, "assignment"):
-            return _nothing, lambda: True  # the in-memory test broker: nothing to commit
+            return _nothing  # the in-memory test broker: nothing to commit
         tp = TopicPartition(record.topic, record.partition)
         key = (id(consumer), record.topic, record.partition)
         partition = self._partitions.get(key)
@@ -65,12 +65,11 @@ class OffsetTracker:
             await self._settle(partition, offset)
             msg.committed = AckStatus.ACKED
 
-        return settle, lambda: tp in consumer.assignment()
+        return settle
 
     async def settle_now(self, msg: KafkaMessage) -> None:
         """A message done as soon as read (one no version of this code can read)."""
-        settle, _ = self.track(msg)
-        await settle()
+        await self.track(msg)()
 
     async def _settle(self, partition: _Partition, offset: int) -> None:
         partition.settled[offset] += 1

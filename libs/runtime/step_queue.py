@@ -17,7 +17,9 @@ event is put here, and `parallel` tasks run them:
   only after `run` returned. `run` raising `HandBack` (stopping) leaves it to the partition's next
   owner; any other error (our store or Kafka) puts it back in front of the customer's newer events
   and it runs again after `retry_delay`. An event whose partition moved to another consumer
-  (`owned` says no) is dropped unrun: the new owner reads it.
+  still runs: the assignment reads empty for a moment during any rebalance (a Kafka outage),
+  and dropping events then left them unread until a restart (the soak caught it); running one
+  the new owner also runs costs a repeated idempotent call at most.
 
 `capacity` bounds what is held: `put` waits while it is full, which stops the consumer reading.
 """
@@ -48,7 +50,6 @@ class _Held(Generic[T]):
     seq: int
     urgent: bool
     settle: Settle
-    owned: Callable[[], bool]
 
 
 class StepQueue(Generic[T]):
@@ -78,7 +79,7 @@ class StepQueue(Generic[T]):
 
     # --- the consumers' side ------------------------------------------------------------------
 
-    async def put(self, item: T, settle: Settle, owned: Callable[[], bool] = lambda: True) -> None:
+    async def put(self, item: T, settle: Settle) -> None:
         """Hold `item` (waits while the queue is full). Raises `HandBack` when stopping."""
         if not self._tasks:
             self.start()
@@ -87,7 +88,7 @@ class StepQueue(Generic[T]):
             if self._stopping:
                 raise HandBack(self._key(item))
             urgent = self._urgent(item)
-            held = _Held(item, next(self._seq), urgent, settle, owned)
+            held = _Held(item, next(self._seq), urgent, settle)
             self._waiting.setdefault(self._key(item), []).append(held)
             self.held += 1
             self.held_urgent += urgent
@@ -140,12 +141,7 @@ class StepQueue(Generic[T]):
                     self._changed.notify_all()
 
     async def _run_held(self, customer: str, held: list[_Held[T]]) -> None:
-        owned = [h.owned() for h in held]
-        mine = [h for h, ours in zip(held, owned, strict=True) if ours]
-        gone = [h for h, ours in zip(held, owned, strict=True) if not ours]
-        await self._release(len(gone), sum(h.urgent for h in gone))
-        if not mine:
-            return
+        mine = held
         try:
             with prioritised(URGENT if any(h.urgent for h in mine) else NORMAL):
                 await self._run([h.item for h in mine])

@@ -55,10 +55,10 @@ def test_sigkill_in_the_middle_of_a_burst_loses_nothing_and_doubles_nothing(
     system = circle
     emails = [unique_email("burst") for _ in range(30)]
     before = circle_counts(system)
-    # Every Circle read takes 400 ms, so the burst is still being worked on when the kill comes.
-    # (Only reads: a write held up in the sandbox when its client dies is counted by the sandbox
-    # but never applied, which would look like a second write.)
-    system.fault(provider="circle", latency_ms=400, method="GET")
+    # Every grant takes 400 ms, so the burst is still being worked on when the kill comes (the
+    # worker reads nothing: it writes first). A grant held up when its client dies may or may
+    # not be applied; the repeat after the restart is counted below as the call it is.
+    system.fault(provider="circle", latency_ms=400, method="POST", path=GRANT_PATH)
     with ThreadPoolExecutor(8) as pool:
         sent = list(pool.map(lambda e: system.trigger("purchase", email=e), emails))
     assert all(s["ingest"]["status_code"] == 200 for s in sent)

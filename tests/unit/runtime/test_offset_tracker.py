@@ -46,7 +46,7 @@ def message(consumer: Consumer, offset: int) -> KafkaMessage:
 
 async def test_the_position_moves_only_past_records_that_are_all_done() -> None:
     consumer, tracker = Consumer(), OffsetTracker()
-    settle = {o: tracker.track(message(consumer, o))[0] for o in (10, 11, 12, 13)}
+    settle = {o: tracker.track(message(consumer, o)) for o in (10, 11, 12, 13)}
     await settle[12]()  # a revocation that overtook 10 and 11
     await settle[11]()
     assert consumer.commits == []  # 10 still runs: committing 13 would skip it after a crash
@@ -58,16 +58,8 @@ async def test_the_position_moves_only_past_records_that_are_all_done() -> None:
 
 async def test_an_unreadable_record_is_settled_in_its_place() -> None:
     consumer, tracker = Consumer(), OffsetTracker()
-    settle_5, _ = tracker.track(message(consumer, 5))
+    settle_5 = tracker.track(message(consumer, 5))
     await tracker.settle_now(message(consumer, 6))
     assert consumer.commits == []
     await settle_5()
     assert consumer.commits == [7]
-
-
-async def test_owned_follows_the_assignment() -> None:
-    consumer, tracker = Consumer(), OffsetTracker()
-    _, owned = tracker.track(message(consumer, 1))
-    assert owned()
-    consumer.owned = set()  # a rebalance gave the partition to another consumer
-    assert not owned()

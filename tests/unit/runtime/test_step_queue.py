@@ -128,17 +128,6 @@ async def test_a_handed_back_event_is_never_settled() -> None:
     await q.stop(1)
 
 
-async def test_an_event_of_a_partition_that_moved_is_dropped_unrun() -> None:
-    runs = Runs()
-    runs.gate.set()
-    q = queue(runs)
-    await q.put(Ev("a", "a1"), runs.settle("a1"), owned=lambda: False)
-    await asyncio.wait_for(q.idle(), 2)
-    assert runs.runs == []
-    assert runs.settled == []
-    await q.stop(1)
-
-
 async def test_a_full_queue_makes_the_consumer_wait() -> None:
     runs = Runs()
     q = queue(runs, capacity=2)
