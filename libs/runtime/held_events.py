@@ -75,6 +75,8 @@ class HeldEvents:
         limit: the events ahead of it, times the calls an event costs, over the paced rate."""
         if self.pacer is None or not self.pacer.rate:
             return
+        if self.queue.holding(event.customer_id) > 1:
+            return  # the customer's first held event reported already: one report per wait
         per_event = self.pacer.sent_total / self.done if self.done >= WARMUP_EVENTS else 1.0
         wait = expected_wait(self.queue.ahead_of(revokes(event)), per_event, self.pacer.rate)
         if wait < REPORT_WAIT_SECONDS:

@@ -95,6 +95,11 @@ class StepQueue(Generic[T]):
             self._schedule(self._key(item))
             self._changed.notify_all()
 
+    def holding(self, key: str) -> int:
+        """How many events of the customer `key` are held (waiting or running)."""
+        running = 1 if key in self._running else 0
+        return len(self._waiting.get(key, ())) + running
+
     def ahead_of(self, urgent: bool) -> int:
         """How many held events would run before a new one (for a status estimate)."""
         return self.held_urgent if urgent else self.held

@@ -78,3 +78,25 @@ async def test_a_step_behind_a_long_backlog_is_reported_as_waiting() -> None:
     gate.set()
     await asyncio.wait_for(held.queue.idle(), 5)
     await held.stop(1)
+
+
+async def test_a_customer_waiting_with_several_events_is_reported_once() -> None:
+    world = World()
+    gate = asyncio.Event()
+    run_held = world.loop.run_held
+
+    async def held_back(events: list[Any]) -> None:
+        await gate.wait()
+        await run_held(events)
+
+    world.loop.run_held = held_back  # type: ignore[method-assign]
+    held = HeldEvents(world.loop, settings(parallel_steps=1), Pacer(120, 60.0))
+    for n in range(50):
+        await held.take(event(customer=f"c{n}", event_id=f"e{n}"), no_kafka())
+    # the purchase's second event (e.g. `invoice.paid` after the checkout) waits with the first
+    await held.take(event(customer="c45", version=2, event_id="e45b"), no_kafka())
+    waiting = [r["customer_id"] for r in world.broker.on(RESULTS) if r["outcome"] == "waiting"]
+    assert waiting.count("c45") == 1
+    gate.set()
+    await asyncio.wait_for(held.queue.idle(), 5)
+    await held.stop(1)
