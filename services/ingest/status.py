@@ -14,8 +14,9 @@ from libs.contracts import Lifecycle
 from libs.runtime.clock import now
 from libs.runtime.http import ApiError
 
-from .canonical import next_step, step_of
+from .canonical import step_of
 from .customers import CustomerRepository
+from .next_step import next_step
 from .settings import IngestSettings
 
 

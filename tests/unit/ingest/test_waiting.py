@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from libs.contracts import SYNC_RESULTS, Lifecycle, SyncOutcome, SyncResult
-from services.ingest.canonical import CanonicalCustomer, Step, apply_result, next_step, step_of
+from services.ingest.canonical import CanonicalCustomer, Step, apply_result, step_of
+from services.ingest.next_step import next_step
 from services.ingest.settings import IngestSettings
 from services.ingest.status import status_router
 
