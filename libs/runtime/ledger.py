@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from .errors import PermanentProviderError, ProviderError
 
 A = TypeVar("A")
+T = TypeVar("T")
 B = TypeVar("B", bound=BaseModel)
 
 #: how often one step may find the ledger wrong and plan again before it gives up (a ticket)
@@ -64,10 +65,7 @@ async def carry_out(
     while actions:
         action = actions.pop(0)
         try:
-            corrected = await execute(action)
-        except ProviderError as error:
-            error.action = str(action)
-            raise
+            corrected = await attempt(action, execute(action))
         finally:
             save()
         done.append(str(action))
@@ -82,3 +80,13 @@ async def carry_out(
             actions = list(plan_now())
     save()  # also when nothing was to do: what a read established is known now
     return done
+
+
+async def attempt(action: object, call: Awaitable[T]) -> T:
+    """Await `call`; a provider error it raises names `action` (the failure's and the metrics'
+    action), so a ticket says which step of the plan failed."""
+    try:
+        return await call
+    except ProviderError as error:
+        error.action = str(action)
+        raise

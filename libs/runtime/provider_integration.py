@@ -1,10 +1,11 @@
 """What every integration does around its own sync: read its section of the mapping at start,
-hold one HTTP client to its provider (closed with the worker), key its desired state, and name
-the action a provider error happened in. A provider folder adds its client, plan and `sync`."""
+hold one HTTP client to its provider (closed with the worker), key its desired state, and sync:
+plan against the ledger and carry the plan out (`ledger.carry_out`). A provider folder adds its
+client, plan, read and `execute`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
@@ -12,7 +13,6 @@ from pydantic import BaseModel
 
 from libs.contracts import CustomerEvent
 
-from .errors import ProviderError
 from .integration import WorkerSettings, desired_key
 from .ledger import Ledger, carry_out
 from .mapping import load_section
@@ -20,7 +20,6 @@ from .worker_metrics import WorkerMetrics
 
 S = TypeVar("S", bound=WorkerSettings)
 M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
 
 
 class ProviderIntegration(Generic[S, M]):
@@ -93,13 +92,3 @@ class ProviderIntegration(Generic[S, M]):
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-async def attempt(action: object, call: Awaitable[T]) -> T:
-    """Await `call`; a provider error it raises names `action` (the failure's and the metrics'
-    action), so a ticket says which step of the plan failed."""
-    try:
-        return await call
-    except ProviderError as error:
-        error.action = str(action)
-        raise
