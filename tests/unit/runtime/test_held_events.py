@@ -50,14 +50,8 @@ async def test_a_redelivery_held_with_its_original_is_answered_as_a_duplicate() 
     assert [outcome for _, outcome, _ in published(world)] == ["synced", "duplicate"]
 
 
-def test_the_expected_wait_is_the_calls_ahead_over_the_rate() -> None:
-    assert expected_wait(ahead=240, calls_per_event=1.0, rate=2.0) == 120.0
-    assert expected_wait(ahead=240, calls_per_event=1.0, rate=0.0) == 0.0  # unpaced
-
-
-async def test_a_step_behind_a_long_backlog_is_reported_as_waiting() -> None:
-    world = World()
-    gate = asyncio.Event()
+def hold_steps_until(world: World, gate: asyncio.Event) -> None:
+    """No held event runs until `gate` is set, so a backlog builds up."""
     run_held = world.loop.run_held
 
     async def held_back(events: list[Any]) -> None:
@@ -65,6 +59,16 @@ async def test_a_step_behind_a_long_backlog_is_reported_as_waiting() -> None:
         await run_held(events)
 
     world.loop.run_held = held_back  # type: ignore[method-assign]
+
+
+def test_the_expected_wait_is_the_calls_ahead_over_the_rate() -> None:
+    assert expected_wait(ahead=240, calls_per_event=1.0, rate=2.0) == 120.0
+    assert expected_wait(ahead=240, calls_per_event=1.0, rate=0.0) == 0.0  # unpaced
+
+
+async def test_a_step_behind_a_long_backlog_is_reported_as_waiting() -> None:
+    world, gate = World(), asyncio.Event()
+    hold_steps_until(world, gate)
     pacer = Pacer(120, 60.0)  # Kit: about 2 calls a second
     held = HeldEvents(world.loop, settings(parallel_steps=1), pacer)
     for n in range(60):
@@ -81,15 +85,8 @@ async def test_a_step_behind_a_long_backlog_is_reported_as_waiting() -> None:
 
 
 async def test_a_customer_waiting_with_several_events_is_reported_once() -> None:
-    world = World()
-    gate = asyncio.Event()
-    run_held = world.loop.run_held
-
-    async def held_back(events: list[Any]) -> None:
-        await gate.wait()
-        await run_held(events)
-
-    world.loop.run_held = held_back  # type: ignore[method-assign]
+    world, gate = World(), asyncio.Event()
+    hold_steps_until(world, gate)
     held = HeldEvents(world.loop, settings(parallel_steps=1), Pacer(120, 60.0))
     for n in range(50):
         await held.take(event(customer=f"c{n}", event_id=f"e{n}"), no_kafka())
