@@ -92,13 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     run_id = uuid.uuid4().hex[:6]
     env = {
         **os.environ,
-        **stack_env(PORTS, kafka, mongo, run_id, prefix="launch"),
-        **workload.rate_limit_env(),  # the published limits, not the soak's unlimited sandbox
+        # the sandbox at the published limits, and the workers pacing themselves at them (their
+        # default): not the soak's unlimited stack
+        **stack_env(PORTS, kafka, mongo, run_id, prefix="launch", unlimited=False),
+        **workload.rate_limit_env(),
         "SWITCHBOARD_LOG_LEVEL": args.log_level,
     }
-    # ... and the workers pace themselves at those limits (their default), which the soak's
-    # environment turns off
-    env.pop("SWITCHBOARD_RATE_LIMIT", None)
     cfg = Config(
         purchases=args.purchases,
         refunds=args.refunds,

@@ -38,9 +38,17 @@ class Config:
 
 
 def stack_env(
-    ports: dict[str, int], kafka: str, mongo: str, run_id: str, prefix: str = "soak"
+    ports: dict[str, int],
+    kafka: str,
+    mongo: str,
+    run_id: str,
+    prefix: str = "soak",
+    *,
+    unlimited: bool = True,
 ) -> dict[str, str]:
-    """What the services need beyond the environment (as tests/e2e/conftest.py sets it)."""
+    """What the services need beyond the environment (as tests/e2e/conftest.py sets it).
+    `unlimited`: the sandbox's rate limits and the workers' pacing off (`bench/launch` keeps
+    both, at the published limits)."""
     sandbox = f"http://127.0.0.1:{ports['sandbox']}"
     env = {
         "SWITCHBOARD_ENV": "local",
@@ -56,6 +64,8 @@ def stack_env(
         "SWITCHBOARD_STRIPE_API_BASE_URL": f"{sandbox}/stripe",
         "SWITCHBOARD_SANDBOX_INGEST_URL": f"http://127.0.0.1:{ports['ingest']}/webhooks/stripe",
     }
+    if not unlimited:
+        return env
     for provider in ("CIRCLE", "KIT", "HUBSPOT", "ZENDESK", "STRIPE"):
         env[f"SWITCHBOARD_SANDBOX_{provider}_RATE_LIMIT"] = "0"
     # the providers' limits are off, so the workers' pacing at those limits is too: the soak
