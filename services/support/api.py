@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from libs.reconcile.records import SweepRecord
 from libs.runtime.http import ApiError
 from services.ingest.read_model import CustomerReadModel
 
-from . import customer_page, views
+from . import customer_page, reconcile_page, views
 from .ports import REPLAYABLE, step_id
 from .service import Support
 
@@ -46,6 +47,11 @@ class FailureList(BaseModel):
 class TicketList(BaseModel):
     count: int
     tickets: list[dict[str, Any]]
+
+
+class LastSweeps(BaseModel):
+    #: each integration's last finished sweep; null: never swept
+    integrations: dict[str, SweepRecord | None]
 
 
 class CustomerPage(BaseModel):
@@ -160,6 +166,15 @@ def api_router(support: Support, customers: CustomerReadModel) -> APIRouter:
     async def list_tickets() -> TicketList:
         found = await views.tickets(support.records.incidents)
         return TicketList(count=len(found), tickets=found)
+
+    @router.get(
+        "/reconcile",
+        response_model=LastSweeps,
+        summary="Each integration's last reconcile sweep: what it checked, found and repaired",
+    )
+    async def last_sweeps() -> LastSweeps:
+        found = await reconcile_page.latest_sweeps(support.sweeps, support.integrations)
+        return LastSweeps(integrations=found)
 
     @router.post(
         "/replays",

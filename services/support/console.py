@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from libs.runtime.http import ApiError
 from services.ingest.read_model import CustomerReadModel
 
-from . import customer_page, views
+from . import customer_page, reconcile_page, views
 from .api import ReplayRequest, run_replay, utc
 from .auth import COOKIE, AdminTokens, same_origin
 from .metrics import SupportMetrics
@@ -233,6 +233,7 @@ def console_router(
             {"answer": answer, "integration": form.integration, "back": form.back},
         )
 
+    reconcile_page.add_console_page(router, support, require_admin, render)
     return router
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from libs.reconcile.store import InMemorySweepStore as InMemorySweepStore  # the sweeps fake
 from libs.runtime.memory_repository import InMemoryRepository
 
 from .incidents import IncidentRecord

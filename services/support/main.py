@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry
 
+from libs.reconcile.store import MongoSweepStore
 from libs.runtime.app import ServiceParts, create_service_app
 from libs.runtime.broker import make_broker
 from libs.runtime.http import error_response
@@ -70,6 +71,7 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
         metrics,
         console_url=settings.console_url,
         integrations=list(settings.integrations),
+        sweeps=MongoSweepStore(db),
         timeline_limit=settings.timeline_limit,
     )
     customers = MongoCustomerReadModel(db)

@@ -4,6 +4,8 @@
 - the failed step, one per (integration, event) with the event to replay (`support_failures`);
 - the timeline, one per customer with its recent sync outcomes (`support_timelines`).
 
+Support also reads the reconcile sweeps the workers record (`SweepStore`, `libs/reconcile`).
+
 Every write is the runtime repository's compare-and-set (FerretDB 1.x has no transactions);
 the ports add only the few queries the console and the sweeper make. The codecs here are how the
 records are stored, shared by the PyMongo adapters (`mongo_records.py`) and the fakes
@@ -16,6 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final, Protocol
 
+from libs.reconcile.store import SweepStore as SweepStore  # re-exported: the sweeps port
 from libs.runtime.clock import now
 from libs.runtime.repository import REVISION, WRITE_TOKEN, Repository
 

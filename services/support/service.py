@@ -30,7 +30,7 @@ from .incidents import (
     record_id,
 )
 from .metrics import SupportMetrics
-from .ports import FAILED, SUPERSEDED, SYNCED, Records, step_id
+from .ports import FAILED, SUPERSEDED, SYNCED, Records, SweepStore, step_id
 from .replays import Replays
 from .zendesk import ZendeskClient
 
@@ -45,6 +45,8 @@ class Support:
     effects: TicketEffects
     replays: Replays
     metrics: SupportMetrics
+    #: the reconcile sweeps the workers record (read only: the console's Reconcile page)
+    sweeps: SweepStore
     integrations: list[str] = field(default_factory=list)
     timeline_limit: int = 300
 
@@ -57,6 +59,7 @@ def build_support(
     *,
     console_url: str,
     integrations: list[str],
+    sweeps: SweepStore,
     timeline_limit: int = 300,
 ) -> Support:
     return Support(
@@ -64,6 +67,7 @@ def build_support(
         TicketEffects(records, zendesk, broker, metrics, console_url=console_url),
         Replays(records.steps, broker, metrics, integrations),
         metrics,
+        sweeps,
         integrations,
         timeline_limit,
     )

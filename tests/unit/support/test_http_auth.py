@@ -28,6 +28,7 @@ API_ROUTES = [
     ("GET", "/api/customers/cust_1"),
     ("GET", "/api/failures?integration=circle"),
     ("GET", "/api/tickets"),
+    ("GET", "/api/reconcile"),
     ("POST", "/api/replays"),
     ("GET", "/api/nothing-here"),
 ]
@@ -85,7 +86,9 @@ def test_an_unknown_integration_is_named(client: TestClient) -> None:
     assert response.json()["error"] == "unknown_integration"
 
 
-@pytest.mark.parametrize("path", ["/", "/?q=jane@example.com", "/customers/c1", "/failures"])
+@pytest.mark.parametrize(
+    "path", ["/", "/?q=jane@example.com", "/customers/c1", "/failures", "/reconcile"]
+)
 def test_console_pages_need_a_login(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 401

@@ -25,7 +25,12 @@ from libs.contracts import (
 from libs.runtime.provider_http import ProviderHttp
 from services.ingest.read_model import InMemoryCustomerReadModel
 from services.support.consumers import support_routers
-from services.support.fakes import InMemoryFailedSteps, InMemoryIncidentRecords, InMemoryTimelines
+from services.support.fakes import (
+    InMemoryFailedSteps,
+    InMemoryIncidentRecords,
+    InMemorySweepStore,
+    InMemoryTimelines,
+)
 from services.support.metrics import SupportMetrics
 from services.support.ports import Records
 from services.support.service import build_support
@@ -82,6 +87,7 @@ class World:
         self.records = Records(self.incidents, InMemoryFailedSteps(), InMemoryTimelines())
         self.customers = InMemoryCustomerReadModel()
         self.broker = KafkaBroker("localhost:9092")
+        self.sweeps = InMemorySweepStore()
         self.support = build_support(
             self.records,
             ZendeskClient(ProviderHttp("zendesk", client, None)),
@@ -89,6 +95,7 @@ class World:
             self.metrics,
             console_url="https://ops.example.com",
             integrations=["circle", "convertkit", "crm"],
+            sweeps=self.sweeps,
         )
         for router in support_routers(self.support, self.settings):
             self.broker.include_router(router)
