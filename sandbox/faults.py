@@ -131,14 +131,15 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         key = f"{method} {template}"
+        write = spec.writes(key)
         if fault.spec.latency_ms:
             await asyncio.sleep(fault.spec.latency_ms / 1000)
         log = self.sandbox.logs[spec.name]
         if fault.spec.drop:
-            log.fault(method, key, answered=False)
+            log.fault(key, write=write, answered=False)
             await drop_connection(scope, receive)
         elif fault.spec.status is not None:
-            log.fault(method, key, answered=True)
+            log.fault(key, write=write, answered=True)
             await _fault_response(spec, fault.spec)(scope, receive, send)
         else:
             log.delayed[key] += 1

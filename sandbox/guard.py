@@ -44,10 +44,18 @@ class ProviderSpec:
     error: Callable[[int], Response]
     # Zendesk documents Retry-After on every 429; the others send none.
     sends_retry_after: bool = False
+    # Calls sent as POST that only read (HubSpot's CRM search), by "METHOD /path/template":
+    # counted under `reads`, as the provider's quota counts them, never under `requests`.
+    read_only: frozenset[str] = frozenset()
 
     @property
     def prefix(self) -> str:
         return f"/{self.name}"
+
+    def writes(self, key: str) -> bool:
+        """Whether the call named `key` ("METHOD /path/template") changes the provider's state."""
+        method = key.partition(" ")[0]
+        return method in MUTATING_METHODS and key not in self.read_only
 
 
 def bearer_token(request: Request, *schemes: str) -> str | None:
@@ -101,19 +109,20 @@ def guard(spec: ProviderSpec) -> Any:
         sandbox = sandbox_of(request)
         log = sandbox.logs[spec.name]
         key = f"{request.method} {provider_template(request.scope, spec.prefix)}"
+        write = spec.writes(key)
         credential = spec.authenticate(request, sandbox.settings)
         if credential is None:
-            log.refuse(request.method, key)
+            log.refuse(key, write=write)
             raise ReplyNow(spec.unauthorized(request))
         wait = sandbox.limiters[spec.name].hit(credential)
         if wait is not None:
-            log.refuse(request.method, key)
+            log.refuse(key, write=write)
             retry_after = max(1, math.ceil(wait)) if spec.sends_retry_after else None
             raise ReplyNow(spec.too_many_requests(retry_after))
         # Counted once the whole request has arrived: one whose client died before its body
         # was sent never reaches the provider's logic (and must not look like a second write).
         # Starlette keeps the body, so the route reads the same bytes.
         await request.body()
-        log.record(request.method, key)
+        log.record(key, write=write)
 
     return Depends(check)

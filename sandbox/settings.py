@@ -53,6 +53,9 @@ class SandboxSettings(BaseSettings):
     # HubSpot (Free/Starter private app): 100 requests per rolling 10 s.
     sandbox_hubspot_rate_limit: int = 100
     sandbox_hubspot_rate_window_s: float = 10.0
+    # HubSpot's CRM search endpoints: 5 requests per second per account, besides the above.
+    sandbox_hubspot_search_rate_limit: int = 5
+    sandbox_hubspot_search_rate_window_s: float = 1.0
     # Zendesk (Suite Team): 200 requests per minute for the account.
     sandbox_zendesk_rate_limit: int = 200
     sandbox_zendesk_rate_window_s: float = 60.0

@@ -8,7 +8,6 @@ from typing import Any
 
 from sandbox.circle.store import CircleStore
 from sandbox.faults import FaultBook
-from sandbox.guard import MUTATING_METHODS
 from sandbox.hubspot.store import HubSpotStore
 from sandbox.kit.store import KitStore
 from sandbox.ratelimit import RateLimiter
@@ -27,7 +26,8 @@ class RequestLog:
     requests: mutating calls that reached the provider's logic, once their body had arrived
     (what a test compares: one grant, not two);
     reads: every non-mutating call the provider answered, whatever the answer: 2xx, 4xx, a
-    refused 401/429 or an injected error status (real quotas count those too; Circle's does);
+    refused 401/429 or an injected error status (real quotas count those too; Circle's does).
+    A POST that only reads (HubSpot's CRM search, `ProviderSpec.read_only`) is a read;
     faulted: answered by an injected status or dropped (a drop has no answer: not in reads);
     delayed: slowed by a latency fault, then answered normally (also in requests/reads);
     rejected: refused for a bad credential or the rate limit (a refused read is also in reads);
@@ -43,23 +43,24 @@ class RequestLog:
     # Writes answered without reaching the provider's logic (refused, or an injected status).
     unserved_writes: int = 0
 
-    def record(self, method: str, key: str) -> None:
+    # `write` says whether the call changes the provider's state (`ProviderSpec.writes`).
+    def record(self, key: str, *, write: bool) -> None:
         """A call that reached the provider's logic (its body has arrived)."""
-        (self.requests if method in MUTATING_METHODS else self.reads)[key] += 1
+        (self.requests if write else self.reads)[key] += 1
 
-    def refuse(self, method: str, key: str) -> None:
+    def refuse(self, key: str, *, write: bool) -> None:
         """A call answered 401 or 429 before the provider's logic."""
         self.rejected[key] += 1
-        self._answered_early(method, key)
+        self._answered_early(key, write=write)
 
-    def fault(self, method: str, key: str, *, answered: bool) -> None:
+    def fault(self, key: str, *, write: bool, answered: bool) -> None:
         """A call taken by an injected fault: answered with its status, or dropped."""
         self.faulted[key] += 1
         if answered:
-            self._answered_early(method, key)
+            self._answered_early(key, write=write)
 
-    def _answered_early(self, method: str, key: str) -> None:
-        if method in MUTATING_METHODS:
+    def _answered_early(self, key: str, *, write: bool) -> None:
+        if write:
             self.unserved_writes += 1
         else:
             self.reads[key] += 1
@@ -96,6 +97,8 @@ class Sandbox:
         self.stripe = StripeStore()
         self.logs = {name: RequestLog() for name in PROVIDERS}
         self.limiters = {name: RateLimiter(settings.rate_limit(name)) for name in PROVIDERS}
+        # HubSpot's CRM search has its own, lower limit, on top of the account's general one.
+        self.hubspot_search_limiter = RateLimiter(settings.rate_limit("hubspot_search"))
         self.faults = FaultBook()
 
     def reset(self, provider: str | None = None) -> None:
@@ -104,6 +107,8 @@ class Sandbox:
             getattr(self, name).reset()
             self.logs[name].clear()
             self.limiters[name].reset()
+            if name == "hubspot":
+                self.hubspot_search_limiter.reset()
         self.faults.clear(provider)
 
     def snapshot(self) -> dict[str, Any]:

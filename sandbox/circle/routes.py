@@ -177,11 +177,10 @@ async def create_access_group(request: Request) -> Response:
 
 @router.get(f"{V2}/access_groups/{{id}}/community_members")
 async def list_group_members(request: Request, id: str) -> Response:
-    store = _store(request)
+    # Membership records as the spec has them, with `community_member_id` and no email: who
+    # they are comes from `GET community_members?status=all` (the `id` there) or `/{id}`.
     with missing_as(_missing):
-        group = store.group(as_int(id))
-    members = [store.members[mid] for mid in group.members if mid in store.members]
-    return reply(_page(request, [store.member_json(m) for m in members]))
+        return reply(_page(request, _store(request).memberships(as_int(id))))
 
 
 @router.post(f"{V2}/access_groups/{{id}}/community_members")

@@ -145,16 +145,12 @@ class CircleStore:
         group, member = self._group_and_member(group_id, email)
         if member.id not in group.members:
             raise Missing("access group community member")
-        membership_id, added_at = group.members[member.id]
-        return {
-            "id": membership_id,
-            "access_group_id": group.id,
-            "community_member_id": member.id,
-            "email": member.email,
-            "name": member.name,
-            "created_at": added_at,
-            "updated_at": added_at,
-        }
+        return self.membership_json(group, member.id)
+
+    def memberships(self, group_id: int | None) -> list[dict[str, Any]]:
+        """`GET access_groups/{id}/community_members`: the group's membership records."""
+        group = self.group(group_id)
+        return [self.membership_json(group, mid) for mid in group.members if mid in self.members]
 
     # -- JSON ------------------------------------------------------------------------------
     def member_json(self, member: Member) -> dict[str, Any]:
@@ -181,6 +177,20 @@ class CircleStore:
             "comments_count": 0,
             "created_at": member.created_at,
             "updated_at": member.updated_at,
+        }
+
+    @staticmethod
+    def membership_json(group: AccessGroup, member_id: int) -> dict[str, Any]:
+        """The spec's `access_group_community_member`: no email or name, only the member's id
+        (`community_member_id`, the `id` of `GET community_members`); `id` is the membership's."""
+        membership_id, added_at = group.members[member_id]
+        return {
+            "id": membership_id,
+            "access_group_id": group.id,
+            "community_member_id": member_id,
+            "community_id": COMMUNITY_ID,
+            "created_at": added_at,
+            "updated_at": added_at,
         }
 
     def group_json(self, group: AccessGroup) -> dict[str, Any]:

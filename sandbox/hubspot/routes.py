@@ -12,11 +12,13 @@ from fastapi.responses import Response
 
 from sandbox.guard import ProviderSpec, bearer_token, guard, sandbox_of
 from sandbox.http import json_body, reply
+from sandbox.hubspot import search
 from sandbox.hubspot.store import BUILT_IN, LIFECYCLE_STAGES, Conflict, HubSpotStore
 from sandbox.records import iso
 from sandbox.settings import SandboxSettings
 
 CONTACTS = "/crm/v3/objects/contacts"
+SEARCH = f"{CONTACTS}/search"
 PORTAL_ID = 1234567
 MAX_BATCH = 100
 
@@ -62,7 +64,15 @@ def _error(status: int) -> Response:
     return reply(_body("INTERNAL_ERROR", "internal error"), status)
 
 
-SPEC = ProviderSpec("hubspot", _authenticate, _unauthorized, _too_many, _error)
+# The CRM search is a POST that only reads: counted under `reads`.
+SPEC = ProviderSpec(
+    "hubspot",
+    _authenticate,
+    _unauthorized,
+    _too_many,
+    _error,
+    read_only=frozenset({f"POST {SEARCH}"}),
+)
 router = APIRouter(prefix=SPEC.prefix, dependencies=[guard(SPEC)])
 
 
@@ -151,6 +161,33 @@ def _item_error(category: str, message: str, email: str) -> dict[str, Any]:
         "message": message,
         "context": {"ids": [email]},
     }
+
+
+@router.post(
+    SEARCH,
+    summary="Search contacts (CRM search API)",
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": search.REQUEST_SCHEMA}}}
+    },
+)
+async def search_contacts(request: Request) -> Response:
+    """Filter groups (ORed) of filters (ANDed), one sort, `limit` <= 200, `after` an offset
+    that may not reach past 10,000 results: see `sandbox/hubspot/search.py`."""
+    sandbox = sandbox_of(request)
+    # Its own limit, 5 a second, after the account's general one (the guard's): a refused
+    # search is still a read, as the guard counted it, and also `rejected`.
+    if sandbox.hubspot_search_limiter.hit(bearer_token(request, "Bearer") or "") is not None:
+        sandbox.logs[SPEC.name].rejected[f"POST {SEARCH}"] += 1
+        refused = _body("RATE_LIMITS", "You have reached your secondly limit.")
+        return reply({**refused, "errorType": "RATE_LIMIT", "policyName": "SECONDLY"}, 429)
+    body = await json_body(request)
+    if body is None and (await request.body()).strip():
+        return _invalid("Invalid input JSON: the body must be a JSON object")
+    try:
+        query = search.parse(body or {})
+        return reply(search.run(query, _store(request).contacts.values()))
+    except search.Invalid as exc:
+        return _invalid(str(exc))
 
 
 @router.post(CONTACTS)

@@ -4,6 +4,7 @@ import asyncio
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from tests.unit.sandbox.conftest import CIRCLE, state
 
@@ -182,3 +183,46 @@ async def test_concurrent_creates_make_one_member(client: httpx.AsyncClient) -> 
     responses = await asyncio.gather(*(create(client, "jane@example.com") for _ in range(20)))
     assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
     assert len((await state(client))["circle"]["members"]) == 1
+
+
+async def test_group_members_are_membership_records_joined_by_member_id(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # The spec's access_group_community_member has no email: the sweep joins on
+    # community_member_id against GET community_members?status=all, which has it.
+    gid = await group_id(client)
+    store = app.state.sandbox.circle
+    emails = {}
+    for i in range(150):
+        member = store.create_member(f"p{i}@example.com", None, skip_invitation=i % 10 != 0)
+        emails[member.id] = member.email
+        if i % 3 != 0:
+            store.add_to_group(gid, member.email)
+
+    async def walk(path: str, **params: str) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            query = {"page": str(page), "per_page": "100", **params}
+            body = (await client.get(f"{V2}/{path}", params=query, headers=CIRCLE)).json()
+            records.extend(body["records"])
+            if not body["has_next_page"]:
+                return records
+            page += 1
+
+    memberships = await walk(f"access_groups/{gid}/community_members")
+    assert len(memberships) == 100
+    assert set(memberships[0]) == {
+        "id",
+        "access_group_id",
+        "community_member_id",
+        "community_id",
+        "created_at",
+        "updated_at",
+    }
+    assert {m["access_group_id"] for m in memberships} == {gid}
+    # Invited members (not yet active) are only listed with status=all.
+    members = {m["id"]: m["email"] for m in await walk("community_members", status="all")}
+    assert members == emails
+    joined = sorted(members[m["community_member_id"]] for m in memberships)
+    assert joined == sorted(f"p{i}@example.com" for i in range(150) if i % 3 != 0)
