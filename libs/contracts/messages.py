@@ -70,6 +70,10 @@ class CustomerEvent(_Message):
     provider_ids: ProviderIds = ProviderIds()
     source: Source
     replay_id: str | None = None  # set when support replays a failed step
+    #: set by a reconcile sweep, which corrected the worker's ledger from what the provider
+    #: holds: the worker plans against that ledger (no read) and runs the step even at the
+    #: version it already applied (the drift came after it). Added in v1 with a default.
+    repair: bool = False
 
 
 class SyncOutcome(StrEnum):
@@ -133,6 +137,9 @@ class SyncFailure(_Message):
     first_attempt_at: datetime
     failed_at: datetime
     event: CustomerEvent
+    #: `step`: a step outlived its retries; `drift`: a reconcile sweep found drift that its
+    #: repair did not fix (an incident even though the version was synced). Added in v1.
+    kind: Literal["step", "drift"] = "step"
 
 
 class IncidentStatus(StrEnum):

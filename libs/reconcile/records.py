@@ -112,9 +112,7 @@ class SweepRecord(_Frozen):
     reason: str | None = None
 
 
-def summarize(
-    findings: list[Finding], *, checked: int, calls: int, seconds: float
-) -> SweepSummary:
+def summarize(findings: list[Finding], *, checked: int, calls: int, seconds: float) -> SweepSummary:
     found = {k.value: 0 for k in DriftKind}
     for finding in findings:
         for kind in finding.kinds:

@@ -39,6 +39,8 @@ class DriftMemory(BaseModel):
     repaired_at: datetime | None = None
     #: when the drift outlived its repair and a ticket was asked for
     ticketed_at: datetime | None = None
+    #: the repair step's event id: its outcome on the worker's record says it ran
+    repair_event_id: str | None = None
     version: int = 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -46,6 +47,8 @@ class Applied:
     revision: int = 0  # 0: no record yet; the store keeps it (the compare of the compare-and-set)
     #: what the worker's writes established in the provider (`ledger.py`); {}: nothing known
     ledger: dict[str, Any] = field(default_factory=dict)
+    #: when the record was last written (None: never, or not read back from a store)
+    at: datetime | None = field(default=None, compare=False)
 
     def outcome_of(self, event_id: str) -> str | None:
         return self.recent.get(event_id)
@@ -77,6 +80,7 @@ class AppliedCodec:
             {str(e["event_id"]): str(e["outcome"]) for e in document.get("recent", [])},
             int(document.get("revision", 0)),
             json.loads(document["ledger"]) if document.get("ledger") else {},
+            document.get("at"),
         )
 
 

@@ -8,7 +8,7 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 from pydantic import Field, model_validator
 
@@ -72,6 +72,18 @@ class WorkerSettings(ServiceSettings):
     #: the provider's monthly request quota (Circle Business: 5,000); 0: none. Feeds
     #: `switchboard_provider_quota_used_ratio` and its alert.
     monthly_quota: int = Field(default=0, ge=0)
+    #: reconcile sweeps (`libs/reconcile`): one every this many seconds (0: only on demand,
+    #: `switchboard reconcile`), one replica at a time, each using at most this share of the
+    #: pacing budget above and of the monthly quota
+    reconcile_interval_seconds: float = Field(default=3600.0, ge=0)
+    reconcile_budget_share: float = Field(default=0.2, gt=0, le=1)
+    #: someone who is no customer holds a managed group or tag: `report` it, or `remove` it
+    reconcile_unknown: Literal["report", "remove"] = "report"
+    #: a customer the worker wrote less than this long ago is left for the next sweep: a
+    #: provider's lists lag its writes (Kit's by up to minutes)
+    reconcile_settle_seconds: float = Field(default=300.0, ge=0)
+    #: how often a worker looks for a sweep someone asked for
+    reconcile_poll_seconds: float = Field(default=5.0, gt=0)
     #: on SIGTERM, how long in-flight attempts may take to finish before the consumer stops
     shutdown_grace_seconds: float = Field(default=15.0, ge=0)
     consumer_max_poll_interval_seconds: float = Field(default=600.0, gt=0)

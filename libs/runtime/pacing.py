@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 #: priorities: lower goes sooner
 URGENT = 0
 NORMAL = 1
+#: a reconcile sweep's pages: behind every step
+BACKGROUND = 2
 
 #: the priority of the provider calls made in this context (a step sets it: `prioritised`)
 call_priority: contextvars.ContextVar[int] = contextvars.ContextVar("call_priority", default=NORMAL)

@@ -49,12 +49,15 @@ log = get_logger()
 HAND_BACK_DELAY_SECONDS = 1.0
 
 
-def ledger_for(seen: Applied, *, replay: bool) -> Ledger:
+def ledger_for(seen: Applied, *, replay: bool, repair: bool = False) -> Ledger:
     """The ledger a step plans against. Trusted when it is the worker's own history: a customer
     no version was ever applied for (write first: events recorded as superseded or failed
     before any write leave nothing to know, and a write that landed unconfirmed is answered as
     "exists" when made again), or one whose record holds a ledger. A replay, and a customer
-    whose record predates the ledger, read the provider first."""
+    whose record predates the ledger, read the provider first. A reconcile repair trusts the
+    ledger: the sweep has just corrected it from what the provider holds."""
+    if repair:
+        return Ledger(dict(seen.ledger), trusted=True)
     trusted = not replay and (seen.version == 0 or bool(seen.ledger))
     return Ledger(dict(seen.ledger), trusted=trusted)
 
@@ -192,7 +195,7 @@ class WorkerLoop:
         started = time.perf_counter()
         try:
             seen = await lookup(self.dedupe, event.customer_id)
-            ledger = ledger_for(seen, replay=replay)
+            ledger = ledger_for(seen, replay=replay, repair=event.repair)
             result = await self._decide(event, seen, ledger, replay=replay, superseded=superseded)
             await self.steps.publish(self.steps.results_topic, event.customer_id, result.to_bytes())
             await self._record(event, result, seen, ledger)
@@ -223,7 +226,8 @@ class WorkerLoop:
         if not replay and seen.outcome_of(event.event_id) is not None:
             self.metrics.dedupe_hits.labels(self.name).inc()
             return self.steps.result(event, SyncOutcome.DUPLICATE)
-        if event.version <= seen.version:
+        # a reconcile repair runs at the version it repairs; anything else must be newer
+        if event.version < seen.version or (event.version == seen.version and not event.repair):
             self.metrics.stale.labels(self.name).inc()
             return self.steps.result(event, SyncOutcome.STALE)
         return None

@@ -4,9 +4,9 @@ A worker folder supplies only its integration and settings."""
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 from fastapi import FastAPI
@@ -14,8 +14,14 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage as MessageOf
 from prometheus_client import CollectorRegistry
+from pymongo.asynchronous.database import AsyncDatabase
 
 from libs.contracts import CUSTOMER_EVENTS, TOPIC_PARTITIONS, CustomerEvent, replay_topic
+from libs.reconcile.metrics import ReconcileMetrics
+from libs.reconcile.ports import Auditable, CanonicalStates
+from libs.reconcile.schedule import SweepScheduler, TopicOutlet
+from libs.reconcile.store import MongoSweepStore, SweepStore
+from libs.reconcile.sweep import SweepContext
 
 from .app import ServiceParts, Step, create_service_app
 from .broker import make_broker
@@ -165,17 +171,30 @@ class WorkerAdapters:
     close: Sequence[Step] = ()
     #: where the month's provider calls are added up; None: in memory (tests)
     usage: UsageStore | None = None
+    #: reconcile sweeps (`libs/reconcile`): where they are asked for and recorded, and the
+    #: canonical state they compare with; either None: this worker does not sweep
+    sweeps: SweepStore | None = None
+    canonical: CanonicalStates | None = None
 
 
-def store_adapters(settings: WorkerSettings, name: str) -> WorkerAdapters:
-    """The production adapters: the dedupe records and the month's provider calls in MongoDB,
-    the provider over the network."""
+#: builds the canonical-state reader on the store (ingest's, passed in by each worker's main)
+CanonicalFactory = Callable[[AsyncDatabase[dict[str, Any]]], CanonicalStates]
+
+
+def store_adapters(
+    settings: WorkerSettings, name: str, canonical: CanonicalFactory | None = None
+) -> WorkerAdapters:
+    """The production adapters: the dedupe records, the month's provider calls and the sweeps
+    in MongoDB, the provider over the network."""
     mongo = make_client(settings)
+    db = database(mongo, settings)
     return WorkerAdapters(
-        dedupe=MongoDedupe(database(mongo, settings), name),
-        usage=MongoUsage(database(mongo, settings)),
+        dedupe=MongoDedupe(db, name),
+        usage=MongoUsage(db),
         readiness={"mongodb": lambda: ping(mongo)},
         close=[mongo.close],
+        sweeps=MongoSweepStore(db),
+        canonical=canonical(db) if canonical is not None else None,
     )
 
 
@@ -183,7 +202,11 @@ def create_worker_app(
     integration_type: IntegrationType[S],
     settings: S,
     adapters: WorkerAdapters | None = None,
+    *,
+    canonical: CanonicalFactory | None = None,
 ) -> FastAPI:
+    """The worker; `adapters` None: the real ones, with `canonical` reading the canonical
+    state for reconcile sweeps."""
     name = integration_type.name
     configure_logging(settings.service_name, settings.log_level)
     registry = CollectorRegistry()
@@ -196,7 +219,7 @@ def create_worker_app(
     integration = integration_type(
         settings, metrics, transport=adapters.transport if adapters else None
     )
-    adapters = adapters or store_adapters(settings, name)
+    adapters = adapters or store_adapters(settings, name, canonical)
     # every provider call waits on its pacer and is counted against the month (provider_http.py)
     budget = ProviderBudget.for_worker(name, settings, adapters.usage or InMemoryUsage(), metrics)
     metrics.budget = budget
@@ -209,6 +232,8 @@ def create_worker_app(
     )
 
     async def drain() -> None:
+        if sweeps is not None:
+            sweeps.stop()
         budget.stop()  # a call waiting for its turn hands its message back
         loop.stop()  # a step waiting between retries hands its events back
         await held.stop(settings.shutdown_grace_seconds)  # and the steps on the wire finish
@@ -219,6 +244,7 @@ def create_worker_app(
         topics = {group: CUSTOMER_EVENTS, f"{group}-replay": replay_topic(name)}
         return monitor_lag(settings.kafka_bootstrap_servers, topics, metrics.lag)
 
+    sweeps = reconcile_scheduler(integration, settings, loop, adapters, registry)
     app = create_service_app(
         broker,
         ServiceParts(
@@ -226,7 +252,7 @@ def create_worker_app(
             registry=registry,
             routers=routers,
             readiness=adapters.readiness,
-            loops=[lag, budget.usage.run],
+            loops=[lag, budget.usage.run, *([sweeps.run] if sweeps else [])],
             # SIGTERM: start nothing new, let attempts in flight finish, hand back what waits
             # between retries, and only then leave the consumer group (see `stop_worker`)
             stop=[drain],
@@ -235,4 +261,32 @@ def create_worker_app(
     )
     app.state.loop = loop
     app.state.held = held
+    app.state.sweeps = sweeps
     return app
+
+
+def reconcile_scheduler(
+    integration: Integration,
+    settings: WorkerSettings,
+    loop: WorkerLoop,
+    adapters: WorkerAdapters,
+    registry: CollectorRegistry,
+) -> SweepScheduler | None:
+    """The worker's reconcile sweeps, when it has a sweeps store, the canonical state and an
+    integration that can be audited (pages its provider: `observe`)."""
+    if adapters.sweeps is None or adapters.canonical is None:
+        return None
+    if not hasattr(integration, "observe"):
+        return None
+    metrics = ReconcileMetrics(registry)
+    metrics.start_at_zero(integration.name)
+    ctx = SweepContext(
+        auditor=cast(Auditable, integration),
+        settings=settings,
+        dedupe=adapters.dedupe,
+        canonical=adapters.canonical,
+        store=adapters.sweeps,
+        outlet=TopicOutlet(integration.name, loop.steps.publish),
+        metrics=metrics,
+    )
+    return SweepScheduler(ctx)

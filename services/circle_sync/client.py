@@ -84,6 +84,35 @@ class CircleClient:
                 )
         return self._group_ids[name]
 
+    def knows_group(self, name: str) -> bool:
+        """Whether the group's id is known (else `group_id` costs a call)."""
+        return name in self._group_ids
+
+    async def group_member_ids(self, group: str, page: int) -> tuple[list[int], bool]:
+        """One page (of up to 100, Circle's most) of the group's memberships, as the members'
+        ids (the records carry no address), and whether another page follows."""
+        response = await self.http.request(
+            "GET",
+            API + "/access_groups/{id}/community_members",
+            path={"id": await self.group_id(group)},
+            params={"page": page, "per_page": PER_PAGE},
+        )
+        body = response.json()
+        ids = [int(r["community_member_id"]) for r in body.get("records", [])]
+        return ids, bool(body.get("has_next_page"))
+
+    async def member_addresses(self, page: int) -> tuple[dict[int, str], bool]:
+        """One page of the community's members (invited ones included), id -> address, and
+        whether another page follows."""
+        response = await self.http.request(
+            "GET",
+            f"{API}/community_members",
+            params={"status": "all", "page": page, "per_page": PER_PAGE},
+        )
+        body = response.json()
+        found = {int(r["id"]): str(r.get("email") or "") for r in body.get("records", [])}
+        return found, bool(body.get("has_next_page"))
+
     async def in_group(self, group: str, email: str) -> bool:
         response = await self.http.request(
             "GET",

@@ -16,6 +16,7 @@ from libs.runtime.provider_http import bearer_client
 from libs.runtime.provider_integration import ProviderIntegration
 from libs.runtime.worker_metrics import WorkerMetrics
 
+from .audit import CircleAudit
 from .client import CircleClient
 from .ledger import CircleLedger
 from .plan import (
@@ -41,7 +42,7 @@ def desired_state(event: CustomerEvent, mapping: CircleMapping) -> Desired:
     )
 
 
-class CircleIntegration(ProviderIntegration[CircleSettings, CircleMapping]):
+class CircleIntegration(CircleAudit, ProviderIntegration[CircleSettings, CircleMapping]):
     name: ClassVar[str] = "circle"
     ledger_model = CircleLedger
     mapping_model = CircleMapping

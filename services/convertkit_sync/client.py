@@ -154,6 +154,30 @@ class KitClient:
             ok=(200, 204, 404),
         )
 
+    def knows_tags(self) -> bool:
+        """Whether the tag ids are known (else the first `tag_id` lists the tags: a call)."""
+        return self._listed
+
+    async def tagged_page(
+        self, tag_id: int, after: str | None
+    ) -> tuple[list[tuple[int, str]], str | None]:
+        """One page (1,000, Kit's most) of the subscribers carrying the tag, whatever their
+        state (an unsubscribed one still carries its tags), as (id, address); and the cursor
+        of the next page (None: the last). Kit's lists lag its writes by up to minutes."""
+        params: dict[str, Any] = {"per_page": PAGE_SIZE, "status": "all"}
+        if after:
+            params["after"] = after
+        response = await self.http.request(
+            "GET", "/v4/tags/{tag_id}/subscribers", path={"tag_id": tag_id}, params=params
+        )
+        body = response.json()
+        found = [
+            (int(r["id"]), str(r.get("email_address") or "")) for r in body.get("subscribers", [])
+        ]
+        pagination = body.get("pagination") or {}
+        more = pagination.get("has_next_page") and pagination.get("end_cursor")
+        return found, str(pagination["end_cursor"]) if more else None
+
     # -- helpers -------------------------------------------------------------------------------
     def _remember(self, tag: dict[str, Any]) -> None:
         self._tag_ids[str(tag["name"]).casefold()] = int(tag["id"])

@@ -16,6 +16,7 @@ from libs.runtime.plans import names
 from libs.runtime.provider_integration import ProviderIntegration
 from libs.runtime.worker_metrics import WorkerMetrics
 
+from .audit import KitAudit
 from .client import KitClient
 from .ledger import KitLedger
 from .plan import (
@@ -48,7 +49,7 @@ def first_name(name: str | None) -> str | None:
     return parts[0] if parts else None
 
 
-class ConvertkitIntegration(ProviderIntegration[ConvertkitSettings, ConvertkitMapping]):
+class ConvertkitIntegration(KitAudit, ProviderIntegration[ConvertkitSettings, ConvertkitMapping]):
     name: ClassVar[str] = SECTION
     ledger_model = KitLedger
     mapping_model = ConvertkitMapping

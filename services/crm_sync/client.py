@@ -22,6 +22,9 @@ CONTACTS = "/crm/v3/objects/contacts"
 UPSERT = f"{CONTACTS}/batch/upsert"
 #: HubSpot's limit of inputs per batch call
 MAX_BATCH = 100
+SEARCH = f"{CONTACTS}/search"
+#: HubSpot's most results per search page
+SEARCH_PAGE = 200
 
 #: the integration's one name (metrics, errors, settings); HubSpot is the provider's
 INTEGRATION = "crm"
@@ -48,6 +51,36 @@ class HubSpotClient:
             return None
         properties = response.json().get("properties") or {}
         return {name: str(properties.get(name) or "") for name in wanted}
+
+    async def contacts_with(
+        self, marker: str, names: Iterable[str], after_id: int | None
+    ) -> tuple[list[tuple[int, dict[str, str]]], int | None]:
+        """One page (200, HubSpot's most) of the contacts that have the `marker` property, in id
+        order after `after_id`, with their values of `names`; and the id to continue after
+        (None: the last page). Paged by id, not by `after`: HubSpot's search stops at 10,000
+        results per query. A read, though it is a POST (the search index lags writes by
+        seconds)."""
+        filters: list[dict[str, Any]] = [{"propertyName": marker, "operator": "HAS_PROPERTY"}]
+        if after_id is not None:
+            filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": after_id})
+        wanted = sorted(set(names) | {"email", marker})
+        response = await self.http.request(
+            "POST",
+            SEARCH,
+            ok=(200,),
+            json={
+                "filterGroups": [{"filters": filters}],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "properties": wanted,
+                "limit": SEARCH_PAGE,
+            },
+        )
+        found = [
+            (int(r["id"]), {n: str((r.get("properties") or {}).get(n) or "") for n in wanted})
+            for r in response.json().get("results", [])
+        ]
+        last = found[-1][0] if len(found) == SEARCH_PAGE else None
+        return found, last
 
     async def change_email(self, previous: str, email: str) -> bool:
         """Give the contact at `previous` the address `email`. False when that cannot be done as

@@ -17,6 +17,7 @@ from libs.runtime.provider_http import bearer_client
 from libs.runtime.provider_integration import ProviderIntegration
 from libs.runtime.worker_metrics import WorkerMetrics
 
+from .audit import CrmAudit
 from .batching import ContactUpserts
 from .client import HubSpotClient
 from .ledger import CrmLedger
@@ -80,7 +81,7 @@ def merge(found: list[dict[str, str]], stage_order: tuple[str, ...]) -> dict[str
     return merged
 
 
-class CrmIntegration(ProviderIntegration[CrmSettings, CrmMapping]):
+class CrmIntegration(CrmAudit, ProviderIntegration[CrmSettings, CrmMapping]):
     name: ClassVar[str] = SECTION
     ledger_model = CrmLedger
     mapping_model = CrmMapping

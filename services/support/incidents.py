@@ -7,6 +7,7 @@ incident, create the ticket, post comments, solve the ticket) is read off the re
 on the next look, and doing it again is safe (the ticket is created with an idempotency key).
 
     failure ──▶ no open incident ─────────────▶ OPENED (new incident, ticket to create)
+              (drift a reconcile repair did not fix opens one even at a synced version)
             ──▶ open, failure not seen before ─▶ COMMENTED (comment to post)
             ──▶ open, the same failure again ──▶ DUPLICATE (nothing)
             ──▶ its version already synced ────▶ SUPERSEDED (nothing: a newer state is in)
@@ -51,6 +52,9 @@ class FailureFacts(_Frozen):
     error_message: str
     first_attempt_at: datetime
     failed_at: datetime
+    #: found by a reconcile sweep after its repair (the version was synced, the provider
+    #: drifted since): not superseded by that version
+    drift: bool = False
 
     @property
     def key(self) -> str:
@@ -71,6 +75,7 @@ class FailureFacts(_Frozen):
             error_message=failure.error.message,
             first_attempt_at=failure.first_attempt_at,
             failed_at=failure.failed_at,
+            drift=failure.kind == "drift",
         )
 
 
@@ -143,7 +148,7 @@ class Outcome(StrEnum):
 def on_failure(
     record: IncidentRecord, facts: FailureFacts, now: datetime
 ) -> tuple[IncidentRecord, Outcome]:
-    if facts.version <= record.synced_version:
+    if facts.version <= record.synced_version and not facts.drift:
         return record, Outcome.SUPERSEDED
     current = record.open
     if current is not None:

@@ -1,0 +1,71 @@
+"""The sweep's metrics, on the worker's registry (DESIGN.md, "Reconcile")."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from .records import DriftKind, Invariant, SweepRecord
+
+#: which invariants each integration's sweep answers for (the others stay unexported there, so
+#: `sum by (invariant)` over the workers counts each once)
+INVARIANTS_OF: dict[str, tuple[Invariant, ...]] = {
+    "circle": (
+        Invariant.PAYING_WITHOUT_ACCESS,
+        Invariant.ACCESS_WITHOUT_PAYMENT,
+        Invariant.UNKNOWN_WITH_ACCESS,
+    ),
+    "convertkit": (Invariant.CANCELED_STILL_TAGGED,),
+    "crm": (Invariant.CRM_STAGE_MISMATCH,),
+}
+
+
+class ReconcileMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.drift = Gauge(
+            "switchboard_reconcile_drift",
+            "Drift the last reconcile sweep found, by kind",
+            ["integration", "kind"],
+            registry=registry,
+        )
+        self.last_success = Gauge(
+            "switchboard_reconcile_last_success_timestamp_seconds",
+            "When the last reconcile sweep finished (unix seconds)",
+            ["integration"],
+            registry=registry,
+        )
+        self.invariants = Gauge(
+            "switchboard_invariant_violations",
+            "Business invariants the last reconcile sweep found broken, by invariant",
+            ["invariant"],
+            registry=registry,
+        )
+        self.repairs = Counter(
+            "switchboard_reconcile_repairs_total",
+            "Repair steps reconcile sweeps queued",
+            ["integration"],
+            registry=registry,
+        )
+        self.calls = Counter(
+            "switchboard_reconcile_calls_total",
+            "Provider calls reconcile sweeps spent reading the provider",
+            ["integration"],
+            registry=registry,
+        )
+
+    def start_at_zero(self, integration: str) -> None:
+        self.repairs.labels(integration)
+        self.calls.labels(integration)
+
+    def observed(self, integration: str, record: SweepRecord) -> None:
+        """A sweep finished: what it found becomes the gauges (a dry run's findings too: it
+        read the same truth)."""
+        summary = record.summary
+        if summary is None:
+            return
+        for kind in DriftKind:
+            self.drift.labels(integration, kind.value).set(summary.found.get(kind.value, 0))
+        for invariant in INVARIANTS_OF.get(integration, ()):
+            self.invariants.labels(invariant.value).set(record.invariants.get(invariant.value, 0))
+        self.calls.labels(integration).inc(summary.calls)
+        if record.finished_at is not None:
+            self.last_success.labels(integration).set(record.finished_at.timestamp())
