@@ -55,7 +55,8 @@ async def test_drift_made_by_hand_is_found_repaired_and_gone_on_the_next_sweep(
     assert sorted(e.customer_id for e in world.outlet.repairs) == ["cust_a", "cust_b"]
     before = await world.calls()
     for repair in world.outlet.repairs:
-        assert repair.repair and repair.version == 1
+        assert repair.repair
+        assert repair.version == 1
         await world.run_step(repair)
     assert await world.calls() - before == 2  # one grant, one revoke, no read
 
@@ -93,7 +94,8 @@ async def test_a_repair_that_does_not_hold_opens_one_ticket_that_resolves_when_i
     assert [f.outcome for f in first.findings] == ["repaired"]
     second = await world.sweep()  # the repair has not run yet: no ticket, no second repair
     assert [f.outcome for f in second.findings] == ["reported"]
-    assert len(world.outlet.repairs) == 1 and world.outlet.tickets == []
+    assert len(world.outlet.repairs) == 1
+    assert world.outlet.tickets == []
 
     await world.run_step(world.outlet.repairs[0])
     await client.remove_from_group("Members", email)  # and someone removes it again
@@ -101,8 +103,10 @@ async def test_a_repair_that_does_not_hold_opens_one_ticket_that_resolves_when_i
     assert [f.outcome for f in third.findings] == ["ticketed"]
     assert len(world.outlet.tickets) == 1
     ticket = world.outlet.tickets[0]
-    assert ticket.kind == "drift" and ticket.customer_id == "cust_t"
-    assert "missing_access" in ticket.error.message and "add_access_group" in ticket.action
+    assert ticket.kind == "drift"
+    assert ticket.customer_id == "cust_t"
+    assert "missing_access" in ticket.error.message
+    assert "add_access_group" in ticket.action
     fourth = await world.sweep()  # still there: reported, no second ticket
     assert [f.outcome for f in fourth.findings] == ["ticketed"]
     assert len(world.outlet.tickets) == 1
@@ -122,7 +126,8 @@ async def test_a_dry_run_changes_nothing(circle_world: World) -> None:
     swept = await world.sweep(dry_run=True)
     assert [f.kinds for f in swept.findings] == [("missing_access",)]
     assert [f.outcome for f in swept.findings] == ["reported"]
-    assert world.outlet.repairs == [] and await world.store.drift("circle") == {}
+    assert world.outlet.repairs == []
+    assert await world.store.drift("circle") == {}
     assert (await lookup(world.dedupe, "cust_d")).ledger == seen.ledger
 
 
@@ -135,7 +140,8 @@ async def test_a_customer_whose_newest_state_is_on_its_way_is_left_for_the_next_
     customer = world.canonical.by_id["cust_f"]
     world.canonical.put(customer.model_copy(update={"version": 2}))  # not yet at the worker
     swept = await world.sweep()
-    assert swept.findings == () and swept.skipped_in_flight == 1
+    assert swept.findings == ()
+    assert swept.skipped_in_flight == 1
 
 
 async def test_unknown_people_are_removed_when_the_setting_says_remove(sandbox: FastAPI) -> None:

@@ -44,7 +44,8 @@ async def test_kit_stale_tags_are_found_and_repaired(kit_world: World) -> None:
         await world.run_step(repair)
     assert await world.calls() - before == 3  # one tag call each, no upsert, no read
     again = await world.sweep()
-    assert again.summary is not None and found(again.summary.found) == {}
+    assert again.summary is not None
+    assert found(again.summary.found) == {}
 
 
 async def test_kit_unknown_subscribers_with_a_managed_tag_are_reported(kit_world: World) -> None:
@@ -78,4 +79,5 @@ async def test_a_crm_stage_moved_back_by_hand_is_found_and_repaired(crm_world: W
         await world.run_step(repair)
     assert await world.calls() - before == 1  # lead -> customer moves forward: one upsert
     again = await world.sweep()
-    assert again.summary is not None and found(again.summary.found) == {}
+    assert again.summary is not None
+    assert found(again.summary.found) == {}
