@@ -120,6 +120,9 @@ class SweepScheduler:
         skip = await self._reason_to_skip(record)
         if skip is not None:
             return await self._finish(record, SweepState.SKIPPED, skip)
+        if self.ctx.settings.mode is Mode.SHADOW and not record.dry_run:
+            record = record.model_copy(update={"dry_run": True})  # shadow: find, change nothing
+            await self.ctx.store.save(record)
         renew = asyncio.create_task(self._hold_lease())
         try:
             return await run_sweep(self.ctx, record)

@@ -142,9 +142,8 @@ INTEGRATIONS: dict[
 
 async def make_world(sandbox: FastAPI, name: str, **overrides: Any) -> World:
     integration_type, settings_type, urls = INTEGRATIONS[name]
-    settings = settings_type(
-        env="local", **TOKENS, **urls, reconcile_settle_seconds=0, rate_limit=0, **overrides
-    )
+    values = {"reconcile_settle_seconds": 0, "rate_limit": 0, **overrides}
+    settings = settings_type(env="local", **TOKENS, **urls, **values)
     transport = httpx.ASGITransport(app=sandbox)
     return World(sandbox, integration_type(settings, transport=transport), settings)
 

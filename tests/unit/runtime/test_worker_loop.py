@@ -512,3 +512,29 @@ async def test_a_replay_always_calls_the_provider() -> None:
     replay = follow_up(2, Lifecycle.ACTIVE, "evt_2").model_copy(update={"replay_id": "rp_1"})
     await world.loop.process(replay, replay=True)
     assert len(world.integration.calls) == 2
+
+
+async def test_a_reconcile_repair_runs_at_the_applied_version_against_the_trusted_ledger() -> None:
+    world = World()
+    seen_ledgers: list[Ledger | None] = []
+    sync = world.integration.sync
+
+    async def noting(e: CustomerEvent, *, dry_run: bool, ledger: Ledger | None = None) -> list[str]:
+        seen_ledgers.append(ledger)
+        return await sync(e, dry_run=dry_run, ledger=ledger)
+
+    world.integration.sync = noting  # type: ignore[method-assign]
+    await world.loop.process(event(version=2))
+    again = event(version=2, event_id="evt_again")
+    assert (await world.loop.process(again)).outcome == "stale"  # not a repair: stale
+    repair = event(version=2, event_id="reconcile:rec_1:cust_1").model_copy(
+        update={"replay_id": "rec_1", "repair": True}
+    )
+    assert (await world.loop.process(repair, replay=True)).outcome == "synced"
+    assert seen_ledgers[-1] is not None
+    assert seen_ledgers[-1].trusted  # the sweep corrected it: no read first
+    older = event(version=1, event_id="reconcile:rec_0:cust_1").model_copy(
+        update={"replay_id": "rec_0", "repair": True}
+    )
+    assert (await world.loop.process(older, replay=True)).outcome == "stale"
+    assert world.dedupe.versions == {"cust_1": 2}

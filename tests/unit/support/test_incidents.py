@@ -116,6 +116,17 @@ def test_a_failure_of_a_state_already_synced_is_superseded() -> None:
     assert after.current is None
 
 
+def test_drift_a_repair_did_not_fix_opens_an_incident_at_a_synced_version() -> None:
+    record = empty().model_copy(update={"synced_version": 3})
+    drift = facts("reconcile:rec_1:cust_1", version=3).model_copy(update={"drift": True})
+    after, outcome = on_failure(record, drift, T0)
+    assert outcome is Outcome.OPENED
+    # a later sweep that finds it gone reports the version synced: the incident resolves
+    resolved, outcome = on_success(after, 3, "reconcile:rec_2:cust_1", T0 + timedelta(hours=1))
+    assert outcome is Outcome.RESOLVED
+    assert resolved.open is None
+
+
 def test_a_failure_after_resolution_opens_a_new_incident_and_keeps_the_old() -> None:
     resolved, _ = on_success(opened(), 1, "evt_1", T0)
     again, outcome = on_failure(resolved, facts("evt_3", version=3), T0 + timedelta(hours=1))
