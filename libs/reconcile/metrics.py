@@ -53,8 +53,16 @@ class ReconcileMetrics:
         )
 
     def start_at_zero(self, integration: str) -> None:
+        """Every series exists from the start (at 0: nothing found yet; the last success 0
+        means "never", which the staleness alert leaves alone), so dashboards and alerts
+        see the worker before its first sweep."""
         self.repairs.labels(integration)
         self.calls.labels(integration)
+        self.last_success.labels(integration)
+        for kind in DriftKind:
+            self.drift.labels(integration, kind.value)
+        for invariant in INVARIANTS_OF.get(integration, ()):
+            self.invariants.labels(invariant.value)
 
     def observed(self, integration: str, record: SweepRecord) -> None:
         """A sweep finished: what it found becomes the gauges (a dry run's findings too: it
