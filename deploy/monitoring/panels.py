@@ -38,6 +38,16 @@ def quantiles(metric: str, by: str, legend_prefix: str) -> list[dict[str, Any]]:
     ]
 
 
+def newest_sweep(selector: str) -> str:
+    """`selector`'s series from each worker's replica with the newest reconcile sweep: one
+    replica sweeps at a time and each keeps exporting what its own last sweep found."""
+    last = f"switchboard_reconcile_last_success_timestamp_seconds{{{NS}}}"
+    return (
+        f"{selector} and on (job, instance) "
+        f"({last} == on (job) group_left () max by (job) ({last}))"
+    )
+
+
 ROWS: list[tuple[str, list[dict[str, Any]]]] = [
     (
         "Ingest",
@@ -218,6 +228,70 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
                 "Events read and waiting for their step (urgent: access removals, run first); "
                 "superseded: older events of a customer recorded without a call because a newer "
                 "one was held (latest state wins).",
+            ),
+        ],
+    ),
+    (
+        "Reconcile",
+        [
+            panel(
+                "Invariant violations found by the last sweep",
+                [
+                    target(
+                        "sum by (invariant) (max by (invariant, job) "
+                        f"({newest_sweep(f'switchboard_invariant_violations{{{NS}}}')}))",
+                        "{{invariant}}",
+                    )
+                ],
+                "short",
+                "What the last sweep found, before its repairs (each worker's newest sweep; each "
+                "worker answers for its own invariants). Found by two sweeps in a row: the "
+                "repair did not hold and an alert fires; runbook: The reconcile sweep.",
+            ),
+            panel(
+                "Drift found by kind per integration",
+                [
+                    target(
+                        "max by (integration, kind) "
+                        f"({newest_sweep(f'switchboard_reconcile_drift{{{NS}}}')})",
+                        "{{integration}} {{kind}}",
+                    )
+                ],
+                "short",
+                "Differences between a provider and the customers' lifecycle the last sweep found: "
+                "missing_access, extra_access, stale_tag, wrong_stage, unknown_person, "
+                "ledger_out_of_date.",
+            ),
+            panel(
+                "Time since the last sweep per integration",
+                [
+                    target(
+                        "time() - max by (integration) "
+                        f"(switchboard_reconcile_last_success_timestamp_seconds{{{NS}}})",
+                        "{{integration}}",
+                    )
+                ],
+                "s",
+                "Since the last finished sweep (SWITCHBOARD_RECONCILE_INTERVAL_SECONDS, 1 h by "
+                "default; alert: 3 h). An integration with sweeps off has no line.",
+            ),
+            panel(
+                "Reconcile calls and repairs (per hour)",
+                [
+                    target(
+                        "sum by (integration) "
+                        f"(increase(switchboard_reconcile_calls_total{{{NS}}}[1h]))",
+                        "{{integration}} calls",
+                    ),
+                    target(
+                        "sum by (integration) "
+                        f"(increase(switchboard_reconcile_repairs_total{{{NS}}}[1h]))",
+                        "{{integration}} repairs",
+                    ),
+                ],
+                "short",
+                "Provider page calls the sweeps spent (they count against the monthly quota) and "
+                "repairs they queued.",
             ),
         ],
     ),
