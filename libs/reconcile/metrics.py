@@ -14,7 +14,7 @@ INVARIANTS_OF: dict[str, tuple[Invariant, ...]] = {
         Invariant.ACCESS_WITHOUT_PAYMENT,
         Invariant.UNKNOWN_WITH_ACCESS,
     ),
-    "convertkit": (Invariant.CANCELED_STILL_TAGGED,),
+    "convertkit": (Invariant.CANCELED_STILL_TAGGED, Invariant.UNKNOWN_WITH_ACCESS),
     "crm": (Invariant.CRM_STAGE_MISMATCH,),
 }
 
@@ -35,8 +35,15 @@ class ReconcileMetrics:
         )
         self.invariants = Gauge(
             "switchboard_invariant_violations",
-            "Business invariants the last reconcile sweep found broken, by invariant",
+            "Business invariants the last reconcile sweep found broken and left standing "
+            "(not repaired: reported, ticketed, a repair pending, or a dry run), by invariant",
             ["invariant"],
+            registry=registry,
+        )
+        self.interval = Gauge(
+            "switchboard_reconcile_interval_seconds",
+            "How often the worker sweeps on its schedule (0: only on demand)",
+            ["integration"],
             registry=registry,
         )
         self.repairs = Counter(
@@ -52,13 +59,14 @@ class ReconcileMetrics:
             registry=registry,
         )
 
-    def start_at_zero(self, integration: str) -> None:
+    def start_at_zero(self, integration: str, interval: float = 0.0) -> None:
         """Every series exists from the start (at 0: nothing found yet; the last success 0
         means "never", which the staleness alert leaves alone), so dashboards and alerts
         see the worker before its first sweep."""
         self.repairs.labels(integration)
         self.calls.labels(integration)
         self.last_success.labels(integration)
+        self.interval.labels(integration).set(interval)
         for kind in DriftKind:
             self.drift.labels(integration, kind.value)
         for invariant in INVARIANTS_OF.get(integration, ()):
@@ -66,7 +74,14 @@ class ReconcileMetrics:
 
     def observed(self, integration: str, record: SweepRecord) -> None:
         """A sweep finished: what it found becomes the gauges (a dry run's findings too: it
-        read the same truth)."""
+        read the same truth), and its calls are counted."""
+        self.restored(integration, record)
+        if record.summary is not None:
+            self.calls.labels(integration).inc(record.summary.calls)
+
+    def restored(self, integration: str, record: SweepRecord) -> None:
+        """The gauges from a finished sweep (at start: the last one in the store, so a
+        restarted worker does not look as if it never swept)."""
         summary = record.summary
         if summary is None:
             return
@@ -74,6 +89,5 @@ class ReconcileMetrics:
             self.drift.labels(integration, kind.value).set(summary.found.get(kind.value, 0))
         for invariant in INVARIANTS_OF.get(integration, ()):
             self.invariants.labels(invariant.value).set(record.invariants.get(invariant.value, 0))
-        self.calls.labels(integration).inc(summary.calls)
         if record.finished_at is not None:
             self.last_success.labels(integration).set(record.finished_at.timestamp())

@@ -104,6 +104,8 @@ class SweepRecord(_Frozen):
     progress: Progress = Progress()
     summary: SweepSummary | None = None
     findings: tuple[Finding, ...] = ()
+    #: broken business invariants the sweep left standing (a repaired one is not counted: its
+    #: repair step makes it right, or fails into a ticket)
     invariants: dict[str, int] = {}
     #: customers left out: their newest state is still on its way to the worker (or failed,
     #: which an incident already covers), or the worker wrote them moments ago

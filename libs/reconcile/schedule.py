@@ -76,6 +76,7 @@ class SweepScheduler:
 
     async def run(self) -> None:
         """The worker's background loop (until the app stops)."""
+        await self._restore_gauges()
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.ctx.settings.reconcile_poll_seconds):
@@ -86,6 +87,17 @@ class SweepScheduler:
                 await self.once()
             except Exception as exc:  # the store is away: try again at the next poll
                 log.warning("reconcile_poll_failed", integration=self.name, error=repr(exc))
+
+    async def _restore_gauges(self) -> None:
+        if self.ctx.metrics is None:
+            return
+        try:
+            last = await self.ctx.store.latest(self.name)
+        except Exception as exc:  # the store is not up yet: the first sweep sets them
+            log.warning("reconcile_restore_failed", integration=self.name, error=repr(exc))
+            return
+        if last is not None:
+            self.ctx.metrics.restored(self.name, last)
 
     async def once(self) -> SweepRecord | None:
         """Run the sweep that is asked for or due, if any and if this replica holds the lease."""

@@ -116,8 +116,9 @@ async def run_sweep(ctx: SweepContext, record: SweepRecord) -> SweepRecord:
                 if memo is not None and not record.dry_run:
                     await _drift_gone(ctx, record, known, memo)
                 continue
-            invariants.update(i.value for i in verdict.invariants)
             outcome = await _act(ctx, record, known, seen, verdict, memo)
+            if outcome != "repaired":  # it stands: reported, ticketed, or its repair pending
+                invariants.update(i.value for i in verdict.invariants)
             event = known.event
             assert event is not None  # judged: a published customer
             findings.append(
@@ -131,8 +132,10 @@ async def run_sweep(ctx: SweepContext, record: SweepRecord) -> SweepRecord:
             )
         await tally.report(checked=checked)
     for email, held in unknown_holders(view, claimed).items():
-        invariants[Invariant.UNKNOWN_WITH_ACCESS.value] += 1
-        findings.append(await _unknown(ctx, record, email, held))
+        finding = await _unknown(ctx, record, email, held)
+        if finding.outcome != "repaired":
+            invariants[Invariant.UNKNOWN_WITH_ACCESS.value] += 1
+        findings.append(finding)
     seconds = time.monotonic() - started
     summary = summarize(findings, checked=checked, calls=tally.budget.calls, seconds=seconds)
     await tally.report(force=True, phase="done", checked=checked)

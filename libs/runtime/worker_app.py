@@ -279,7 +279,7 @@ def reconcile_scheduler(
     if not hasattr(integration, "observe"):
         return None
     metrics = ReconcileMetrics(registry)
-    metrics.start_at_zero(integration.name)
+    metrics.start_at_zero(integration.name, settings.reconcile_interval_seconds)
     ctx = SweepContext(
         auditor=cast(Auditable, integration),
         settings=settings,

@@ -25,13 +25,15 @@ async def test_kit_stale_tags_are_found_and_repaired(kit_world: World) -> None:
     await client.add_tag("churned", churned.emails[0])  # a paying customer tagged churned
     await client.add_tag("customer", canceled.emails[0])  # a canceled one tagged customer
 
+    looked = await world.sweep(dry_run=True)
+    assert looked.invariants["canceled_still_tagged"] == 1
     before = await world.calls()
     swept = await world.sweep()
     assert swept.summary is not None
     # a page per managed tag (customer, churned): no read per customer
     assert await world.calls() - before == swept.summary.calls == 2
     assert found(swept.summary.found) == {"stale_tag": 3}
-    assert swept.invariants["canceled_still_tagged"] == 1
+    assert swept.invariants["canceled_still_tagged"] == 0  # repaired: it no longer stands
     actions = {f.customer_id: f.actions for f in swept.findings}
     assert actions == {
         "cust_u": ("add_tag:customer",),
@@ -66,12 +68,14 @@ async def test_a_crm_stage_moved_back_by_hand_is_found_and_repaired(crm_world: W
     await client.upsert_contact(moved.emails[0], {"lifecyclestage": ""})
     await client.upsert_contact(moved.emails[0], {"lifecyclestage": "lead"})
 
+    looked = await world.sweep(dry_run=True)
+    assert looked.invariants["crm_stage_mismatch"] == 1
     before = await world.calls()
     swept = await world.sweep()
     assert swept.summary is not None
     assert await world.calls() - before == swept.summary.calls == 1  # one search page
     assert found(swept.summary.found) == {"wrong_stage": 1}
-    assert swept.invariants["crm_stage_mismatch"] == 1
+    assert swept.invariants["crm_stage_mismatch"] == 0
     assert [f.actions for f in swept.findings] == [("upsert_contact:lifecyclestage",)]
 
     before = await world.calls()
