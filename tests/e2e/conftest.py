@@ -105,6 +105,12 @@ def system(kafka_bootstrap: str, mongodb_uri: str) -> Iterator[System]:
         "SWITCHBOARD_RETRIES": "4",
         "SWITCHBOARD_BACKOFF_BASE_SECONDS": "0.2",
         "SWITCHBOARD_BACKOFF_MAX_SECONDS": "10",
+        # Sweeps only when a test asks (`switchboard reconcile`): a scheduled one would add
+        # its page reads to the call counts other tests take. Drift is made by hand right after
+        # the workers wrote, and the sandbox's lists do not lag: no settling time.
+        "SWITCHBOARD_RECONCILE_INTERVAL_SECONDS": "0",
+        "SWITCHBOARD_RECONCILE_SETTLE_SECONDS": "0",
+        "SWITCHBOARD_RECONCILE_POLL_SECONDS": "0.5",
         "SWITCHBOARD_SANDBOX_INGEST_URL": f"http://127.0.0.1:{PORTS['ingest']}/webhooks/stripe",
     }
     start_groups_at_end(kafka_bootstrap, env["SWITCHBOARD_KAFKA_GROUP_PREFIX"])
