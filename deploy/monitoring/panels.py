@@ -235,7 +235,7 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
         "Reconcile",
         [
             panel(
-                "Invariant violations found by the last sweep",
+                "Invariant violations left standing by the last sweep",
                 [
                     target(
                         "sum by (invariant) (max by (invariant, job) "
@@ -244,9 +244,10 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
                     )
                 ],
                 "short",
-                "What the last sweep found, before its repairs (each worker's newest sweep; each "
-                "worker answers for its own invariants). Found by two sweeps in a row: the "
-                "repair did not hold and an alert fires; runbook: The reconcile sweep.",
+                "What the last sweep found and did not repair: reported (dry run, shadow, an "
+                "unknown person), ticketed, or a repair still pending (each worker's newest "
+                "sweep; unknown_with_access adds circle's and convertkit's). Above 0 for 5 "
+                "minutes an alert fires; runbook: The reconcile sweep.",
             ),
             panel(
                 "Drift found by kind per integration",
@@ -266,14 +267,21 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
                 "Time since the last sweep per integration",
                 [
                     target(
-                        "time() - max by (integration) "
-                        f"(switchboard_reconcile_last_success_timestamp_seconds{{{NS}}})",
-                        "{{integration}}",
-                    )
+                        "time() - (max by (integration) "
+                        f"(switchboard_reconcile_last_success_timestamp_seconds{{{NS}}}) > 0)",
+                        "{{integration}} since",
+                    ),
+                    target(
+                        "max by (integration) "
+                        f"(switchboard_reconcile_interval_seconds{{{NS}}}) > 0",
+                        "{{integration}} interval",
+                    ),
                 ],
                 "s",
-                "Since the last finished sweep (SWITCHBOARD_RECONCILE_INTERVAL_SECONDS, 1 h by "
-                "default; alert: 3 h). An integration with sweeps off has no line.",
+                "Since the last finished sweep, against the schedule's interval "
+                "(SWITCHBOARD_RECONCILE_INTERVAL_SECONDS, 1 h by default; the alert fires past 3 "
+                "intervals). An integration never swept has no 'since' line, one swept only on "
+                "demand (interval 0) no 'interval' line.",
             ),
             panel(
                 "Reconcile calls and repairs (per hour)",
