@@ -70,6 +70,10 @@ class Auditable(Protocol):
         """What the repair `actions` say about the drift, and the invariants it breaks."""
         ...
 
+    def grants_access(self, holds: tuple[str, ...]) -> bool:
+        """Whether holding these managed groups/tags is access only paying customers get."""
+        ...
+
     async def remove_unknown(self, email: str, holds: tuple[str, ...]) -> list[str]:
         """Take the managed groups/tags from someone who is no customer (the setting
         `SWITCHBOARD_RECONCILE_UNKNOWN=remove`); the actions done."""

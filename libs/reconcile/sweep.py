@@ -133,7 +133,7 @@ async def run_sweep(ctx: SweepContext, record: SweepRecord) -> SweepRecord:
         await tally.report(checked=checked)
     for email, held in unknown_holders(view, claimed).items():
         finding = await _unknown(ctx, record, email, held)
-        if finding.outcome != "repaired":
+        if finding.outcome != "repaired" and ctx.auditor.grants_access(held):
             invariants[Invariant.UNKNOWN_WITH_ACCESS.value] += 1
         findings.append(finding)
     seconds = time.monotonic() - started

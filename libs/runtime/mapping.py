@@ -7,6 +7,7 @@ the file, the key and why (`MappingError`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -41,6 +42,11 @@ class IntegrationMapping(BaseModel, Generic[T]):
         """The rule sets that apply to a customer holding `products`."""
         own = [self.products[p] for p in products if p in self.products]
         return own or [self.default]
+
+    def granted_while(self, keep: Callable[[Lifecycle], bool]) -> list[T]:
+        """Every value the mapping gives in the lifecycles `keep` picks (e.g. the paying ones)."""
+        rule_sets = [self.default, *self.products.values()]
+        return [value for rules in rule_sets for state, value in rules.items() if keep(state)]
 
     def everything(self) -> list[T]:
         """Every value the mapping mentions: what this integration manages."""

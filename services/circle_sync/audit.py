@@ -84,6 +84,10 @@ class CircleAudit:
             invariants.add(Invariant.ACCESS_WITHOUT_PAYMENT)
         return kinds, invariants
 
+    def grants_access(self, holds: tuple[str, ...]) -> bool:
+        paying = {n.casefold() for n in names(self.mapping.granted_while(has_access))}
+        return any(h.casefold() in paying for h in holds)
+
     async def remove_unknown(self, email: str, holds: tuple[str, ...]) -> list[str]:
         done = []
         for group in holds:

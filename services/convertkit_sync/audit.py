@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from libs.contracts import CustomerEvent, Lifecycle
+from libs.contracts import CustomerEvent, Lifecycle, has_access
 from libs.reconcile.ports import PageTurns, ProviderView
 from libs.reconcile.records import DriftKind, Invariant
 from libs.runtime.plans import names
@@ -85,6 +85,10 @@ class KitAudit:
         if event.lifecycle is Lifecycle.CANCELED and removes:
             invariants.add(Invariant.CANCELED_STILL_TAGGED)
         return {DriftKind.STALE_TAG}, invariants
+
+    def grants_access(self, holds: tuple[str, ...]) -> bool:
+        paying = {n.casefold() for n in names(self.mapping.granted_while(has_access))}
+        return any(h.casefold() in paying for h in holds)
 
     async def remove_unknown(self, email: str, holds: tuple[str, ...]) -> list[str]:
         done = []

@@ -67,5 +67,8 @@ class CrmAudit:
     ) -> tuple[set[DriftKind], set[Invariant]]:
         return {DriftKind.WRONG_STAGE}, {Invariant.CRM_STAGE_MISMATCH}
 
+    def grants_access(self, holds: tuple[str, ...]) -> bool:
+        return False  # a CRM contact is no access
+
     async def remove_unknown(self, email: str, holds: tuple[str, ...]) -> list[str]:
         return []  # a contact grants no access: reported, never deleted

@@ -85,3 +85,14 @@ async def test_a_crm_stage_moved_back_by_hand_is_found_and_repaired(crm_world: W
     again = await world.sweep()
     assert again.summary is not None
     assert found(again.summary.found) == {}
+
+
+async def test_an_unknown_subscriber_only_tagged_churned_holds_no_access(kit_world: World) -> None:
+    world, client = kit_world, kit_world.integration.client
+    paying, churned = unique_email("paying"), unique_email("churned")
+    for email, tag in ((paying, "customer"), (churned, "churned")):
+        await client.upsert_subscriber(email, None)
+        await client.add_tag(tag, email)
+    swept = await world.sweep()
+    assert sorted(f.email for f in swept.findings) == sorted([paying, churned])
+    assert swept.invariants["unknown_with_access"] == 1  # `customer` is what paying grants
