@@ -48,6 +48,16 @@ def new_sweep_id(integration: str) -> str:
     return f"rec_{integration}_{now():%Y%m%dT%H%M%S}_{secrets.token_hex(3)}"
 
 
+def new_request(integration: str, *, dry_run: bool, by: str) -> SweepRecord:
+    return SweepRecord(
+        sweep_id=new_sweep_id(integration),
+        integration=integration,
+        dry_run=dry_run,
+        requested_by=by,
+        requested_at=now(),
+    )
+
+
 class SweepStore(Protocol):
     async def request(self, integration: str, *, dry_run: bool, by: str) -> SweepRecord: ...
     async def get(self, sweep_id: str) -> SweepRecord | None: ...
@@ -79,13 +89,7 @@ class MongoSweepStore:
         self.memory = db["reconcile_drift"]
 
     async def request(self, integration: str, *, dry_run: bool, by: str) -> SweepRecord:
-        record = SweepRecord(
-            sweep_id=new_sweep_id(integration),
-            integration=integration,
-            dry_run=dry_run,
-            requested_by=by,
-            requested_at=now(),
-        )
+        record = new_request(integration, dry_run=dry_run, by=by)
         await self.sweeps.insert_one(_doc(record))
         return record
 
@@ -175,13 +179,7 @@ class InMemorySweepStore:
         self.memory: dict[tuple[str, str], DriftMemory] = {}
 
     async def request(self, integration: str, *, dry_run: bool, by: str) -> SweepRecord:
-        record = SweepRecord(
-            sweep_id=new_sweep_id(integration),
-            integration=integration,
-            dry_run=dry_run,
-            requested_by=by,
-            requested_at=now(),
-        )
+        record = new_request(integration, dry_run=dry_run, by=by)
         self.records[record.sweep_id] = record
         return record
 
