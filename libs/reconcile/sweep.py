@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from libs.contracts import CustomerEvent, ErrorInfo, Source, SyncFailure, SyncOutcome, SyncResult
+from libs.contracts import SyncOutcome, SyncResult
 from libs.runtime.clock import now
 from libs.runtime.dedupe import Applied, DedupeRecords
 from libs.runtime.integration import WorkerSettings
@@ -25,6 +25,7 @@ from libs.runtime.pacing import BACKGROUND, prioritised
 
 from .budget import PageBudget, monthly_allowance, sweep_pacer
 from .judge import Verdict, judge, unknown_holders
+from .messages import drift_failure, repair_event
 from .metrics import ReconcileMetrics
 from .ports import Auditable, CanonicalStates, KnownCustomer, SweepOutlet
 from .records import (
@@ -184,7 +185,7 @@ async def _act(
         return "ticketed"  # the ticket is open; a later sweep that finds it gone resolves it
     if memo is not None and memo.repair_event_id and seen.outcome_of(memo.repair_event_id):
         # the repair ran, and the drift is back (or never left): a person decides
-        await ctx.outlet.ticket(_drift_failure(record, known, verdict, memo))
+        await ctx.outlet.ticket(drift_failure(record, known, verdict, memo))
         ticketed = memo.model_copy(update={"ticketed_at": now()})
         await ctx.store.remember(name, cid, ticketed)
         return "ticketed"
@@ -226,41 +227,6 @@ async def _correct_ledger(
         return dataclasses.replace(current, ledger=ledger)
 
     await dedupe.update(customer_id, change)
-
-
-def repair_event(known: KnownCustomer, sweep_id: str) -> CustomerEvent:
-    assert known.event is not None
-    event_id = f"reconcile:{sweep_id}:{known.customer_id}"
-    source = Source(
-        provider="switchboard", event_id=event_id, event_type="reconcile.repair", occurred_at=now()
-    )
-    return known.event.model_copy(
-        update={"event_id": event_id, "replay_id": sweep_id, "repair": True, "source": source}
-    )
-
-
-def _drift_failure(
-    record: SweepRecord, known: KnownCustomer, verdict: Verdict, memo: DriftMemory
-) -> SyncFailure:
-    event = repair_event(known, record.sweep_id)
-    kinds = ", ".join(sorted(verdict.kinds))
-    message = (
-        f"reconcile found {kinds} again after the repair queued at "
-        f"{memo.repaired_at:%Y-%m-%d %H:%M} UTC ({', '.join(memo.actions)}) ran; "
-        f"still needs: {', '.join(verdict.actions)}"
-    )
-    return SyncFailure(
-        event_id=event.event_id,
-        customer_id=known.customer_id,
-        integration=record.integration,
-        action="reconcile:" + ",".join(verdict.actions),
-        attempts=1,
-        error=ErrorInfo(code="drift_persists", message=message[:900], retryable=False),
-        first_attempt_at=memo.first_found_at,
-        failed_at=now(),
-        event=event,
-        kind="drift",
-    )
 
 
 async def _drift_gone(
