@@ -11,7 +11,7 @@ drift memory and progress)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -62,12 +62,17 @@ class TimedCanonical(MongoCanonicalStates):
         super().__init__(db)
         self.clocks = clocks
 
-    async def customers_after(self, after: str | None, limit: int) -> list[KnownCustomer]:
-        started = time.monotonic()
-        try:
-            return await super().customers_after(after, limit)
-        finally:
-            self.clocks.canonical_reads += time.monotonic() - started
+    async def pages(self, size: int) -> AsyncIterator[list[KnownCustomer]]:
+        pages = super().pages(size)
+        while True:
+            started = time.monotonic()
+            try:
+                page = await anext(pages)
+            except StopAsyncIteration:
+                return
+            finally:
+                self.clocks.canonical_reads += time.monotonic() - started
+            yield page
 
 
 class TimedDedupe(MongoDedupe):

@@ -4,7 +4,7 @@ where repairs, tickets and "drift gone" notes go (the worker's Kafka topics)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,8 +26,9 @@ class KnownCustomer:
 
 
 class CanonicalStates(Protocol):
-    async def customers_after(self, after: str | None, limit: int) -> list[KnownCustomer]:
-        """Up to `limit` customers with an id greater than `after`, in id order."""
+    def pages(self, size: int) -> AsyncIterator[list[KnownCustomer]]:
+        """Every customer once, `size` at a time, in no set order (one pass over the store:
+        paging by id made FerretDB scan the whole collection for every page)."""
         ...
 
 

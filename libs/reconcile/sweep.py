@@ -99,9 +99,7 @@ async def run_sweep(ctx: SweepContext, record: SweepRecord) -> SweepRecord:
     claimed: set[str] = set()
     checked = in_flight = 0
     settled_before = now() - timedelta(seconds=ctx.settings.reconcile_settle_seconds)
-    after: str | None = None
-    while page := await ctx.canonical.customers_after(after, CUSTOMERS_PER_PAGE):
-        after = page[-1].customer_id
+    async for page in ctx.canonical.pages(CUSTOMERS_PER_PAGE):
         applied = await ctx.dedupe.get_many(k.customer_id for k in page)
         for known in page:
             if known.event is not None:

@@ -23,6 +23,9 @@ from .plan import Desired, RemovePreviousTag, RemoveTag
 class KitView(ProviderView):
     #: subscriber id (as text) -> (casefolded address, the managed tags it carries)
     subscribers: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
+    #: casefolded address -> the ids of the subscribers at it (a customer's are looked up here,
+    #: not by walking every subscriber: that made 10,000 customers take 16 s to judge)
+    at_address: dict[str, list[str]] = field(default_factory=dict)
 
 
 class KitAudit:
@@ -49,8 +52,9 @@ class KitAudit:
                 if after is None:
                     break
         holders: dict[str, set[str]] = {}
-        for email, tags in view.subscribers.values():
+        for key, (email, tags) in view.subscribers.items():
             holders.setdefault(email, set()).update(tags)
+            view.at_address.setdefault(email, []).append(key)
         view.holders = {email: tuple(sorted(tags)) for email, tags in holders.items()}
         return view
 
@@ -69,12 +73,13 @@ class KitAudit:
         )
         current = desired.email.casefold()
         earlier = {e.casefold() for e in desired.previous_emails} - {current}
-        for subscriber_id, (email, _) in view.subscribers.items():
-            if subscriber_id not in corrected.subscribers and email in earlier | {current}:
-                address = email if email == current else ""  # as a read of Kit records it
-                corrected.subscribers[subscriber_id] = Subscriber(
-                    email=address, tags=held(subscriber_id)
-                )
+        for email in sorted(earlier | {current}):
+            for subscriber_id in view.at_address.get(email, ()):
+                if subscriber_id not in corrected.subscribers:
+                    address = email if email == current else ""  # as a read of Kit records it
+                    corrected.subscribers[subscriber_id] = Subscriber(
+                        email=address, tags=held(subscriber_id)
+                    )
         return corrected
 
     def drift_of(

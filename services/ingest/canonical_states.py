@@ -1,10 +1,11 @@
-"""Ingest's read API for reconcile sweeps: every canonical customer, in id order, in pages, as
+"""Ingest's read API for reconcile sweeps: every canonical customer, in pages, as
 the desired state a worker would be sent (`libs.reconcile.ports.CanonicalStates`). Ingest owns
 the `customers` layout; this module, like `read_model.py`, is the only reader outside ingest's
 writes that knows it."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -53,10 +54,18 @@ class MongoCanonicalStates:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.customers = db["customers"]
 
-    async def customers_after(self, after: str | None, limit: int) -> list[KnownCustomer]:
-        query = {"_id": {"$gt": after}} if after is not None else {}
-        cursor = self.customers.find(query, _FIELDS).sort("_id", 1).limit(limit)
-        return [known_customer(CanonicalCustomer.model_validate(d)) async for d in cursor]
+    async def pages(self, size: int) -> AsyncIterator[list[KnownCustomer]]:
+        # one cursor, unsorted: FerretDB 1.x pushes neither a sort nor an `_id` range down, so
+        # paging by id scanned the whole collection per page (20 s for 10,000 customers;
+        # one pass: under 2 s)
+        page: list[KnownCustomer] = []
+        async for doc in self.customers.find({}, _FIELDS, batch_size=size):
+            page.append(known_customer(CanonicalCustomer.model_validate(doc)))
+            if len(page) == size:
+                yield page
+                page = []
+        if page:
+            yield page
 
 
 class InMemoryCanonicalStates:
@@ -68,6 +77,7 @@ class InMemoryCanonicalStates:
     def put(self, customer: CanonicalCustomer) -> None:
         self.by_id[customer.customer_id] = customer
 
-    async def customers_after(self, after: str | None, limit: int) -> list[KnownCustomer]:
-        ids = sorted(i for i in self.by_id if after is None or i > after)[:limit]
-        return [known_customer(self.by_id[i]) for i in ids]
+    async def pages(self, size: int) -> AsyncIterator[list[KnownCustomer]]:
+        ids = sorted(self.by_id)
+        for start in range(0, len(ids), size):
+            yield [known_customer(self.by_id[i]) for i in ids[start : start + size]]
