@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from libs.contracts import CustomerEvent, SyncFailure, SyncResult
+from libs.reconcile.fakes import RecordingOutlet
 from libs.reconcile.ports import Auditable, KnownCustomer, PageTurns, ProviderView
 from libs.reconcile.store import MongoSweepStore
 from libs.reconcile.sweep import SweepContext, run_sweep
@@ -39,22 +39,6 @@ class Clocks:
     canonical_reads: float = 0.0
     record_reads: float = 0.0
     ledger_writes: float = 0.0
-
-
-@dataclass
-class CountingOutlet:
-    repairs: list[CustomerEvent] = field(default_factory=list)
-    tickets: list[SyncFailure] = field(default_factory=list)
-    resolved_results: list[SyncResult] = field(default_factory=list)
-
-    async def repair(self, event: CustomerEvent) -> None:
-        self.repairs.append(event)
-
-    async def ticket(self, failure: SyncFailure) -> None:
-        self.tickets.append(failure)
-
-    async def resolved(self, result: SyncResult) -> None:
-        self.resolved_results.append(result)
 
 
 class TimedCanonical(MongoCanonicalStates):
@@ -120,7 +104,7 @@ class TimedAuditor:
 async def sweep_once(world: World, db: AsyncDatabase[Document], name: str) -> dict[str, Any]:
     """Run one sweep of `name` and return its figures."""
     integration = world.integrations[name]
-    clocks, outlet, store = Clocks(), CountingOutlet(), MongoSweepStore(db)
+    clocks, outlet, store = Clocks(), RecordingOutlet(), MongoSweepStore(db)
     ctx = SweepContext(
         auditor=cast(Auditable, TimedAuditor(integration, clocks)),
         settings=integration.settings,

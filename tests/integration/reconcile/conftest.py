@@ -12,7 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from libs.contracts import CustomerEvent, Lifecycle, SyncFailure, SyncResult
+from libs.contracts import CustomerEvent, Lifecycle
+from libs.reconcile.fakes import RecordingOutlet
 from libs.reconcile.ports import KnownCustomer
 from libs.reconcile.records import SweepRecord
 from libs.reconcile.store import InMemorySweepStore
@@ -38,22 +39,6 @@ TOKENS: dict[str, Any] = {
     "kit_api_key": "test-kit-key",
     "hubspot_token": "test-hubspot-token",
 }
-
-
-@dataclass
-class RecordingOutlet:
-    repairs: list[CustomerEvent] = field(default_factory=list)
-    tickets: list[SyncFailure] = field(default_factory=list)
-    resolved_results: list[SyncResult] = field(default_factory=list)
-
-    async def repair(self, event: CustomerEvent) -> None:
-        self.repairs.append(event)
-
-    async def ticket(self, failure: SyncFailure) -> None:
-        self.tickets.append(failure)
-
-    async def resolved(self, result: SyncResult) -> None:
-        self.resolved_results.append(result)
 
 
 @dataclass

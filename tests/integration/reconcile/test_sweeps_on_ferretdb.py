@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from libs.contracts import Lifecycle
+from libs.reconcile.fakes import RecordingOutlet
 from libs.reconcile.records import Progress, SweepState
 from libs.reconcile.schedule import SweepScheduler
 from libs.reconcile.store import DriftMemory, MongoSweepStore
@@ -21,7 +22,7 @@ from services.ingest.canonical import CanonicalCustomer
 from services.ingest.canonical_states import MongoCanonicalStates
 from services.ingest.customers import MongoCustomers
 
-from .conftest import RecordingOutlet, make_world
+from .conftest import make_world
 
 pytestmark = pytest.mark.integration
 
