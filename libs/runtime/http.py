@@ -32,9 +32,12 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 class ApiError(Exception):
     """An error with a stable code, answered as `{"error": code, "message": ...}`."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = dict(headers or {})  # e.g. `Retry-After` on a 429
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -59,7 +62,9 @@ def make_http_app(
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        response.headers.update(exc.headers)
+        return response
 
     # Starlette's HTTPException (FastAPI's is a subclass): what routing (404, 405) and body
     # parsing (400) raise, so these answer with our error shape too
