@@ -2,7 +2,7 @@
 IP, a token's hash, a login name), answered with 429 and `Retry-After` beyond that.
 
 A token bucket per key (capacity `limit`, refilled at `limit / window` per second), in memory,
-per process: each replica throttles on its own, which bounds a client at `replicas × limit`,
+per process: each replica throttles on its own, which bounds a client at `replicas * limit`,
 enough to stop enumeration and brute force without a shared store on the hot path. The number
 of keys kept is bounded (least recently seen go first), so a flood of distinct keys cannot grow
 memory without end. A small module rather than slowapi/limits: those key by route decorators
