@@ -5,6 +5,9 @@ Counting happens here, after auth and the rate limit, so `requests` only holds w
 the provider's logic; refused ones go to `rejected` and injected failures to `faulted` (see
 `faults.py`). A test can then tell one grant from two, and still see every retry. `reads` holds
 every read the provider answered, refused or not, as a quota counts them (see `state.RequestLog`).
+
+Before all of that, `CrossSiteGuard` refuses a write that a web page sent: the sandbox listens on
+the developer's machine, and a page they visit must not be able to drive it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox.http import ReplyNow
 from sandbox.records import Missing
@@ -126,3 +130,57 @@ def guard(spec: ProviderSpec) -> Any:
         log.record(key, write=write)
 
     return Depends(check)
+
+
+# Sec-Fetch-Site values a browser sends for a request the sandbox's own page (or no page) made.
+_OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+
+
+def own_origins(settings: SandboxSettings) -> frozenset[str]:
+    """The origins of the sandbox itself: its configured address and the loopback names of its
+    port. A page served anywhere else (another port counts) is another origin."""
+    port = settings.sandbox_port
+    hosts = {settings.sandbox_host, "127.0.0.1", "localhost", "[::1]"}
+    return frozenset(f"http://{host}:{port}".lower() for host in hosts)
+
+
+def cross_site_refusal(method: str, headers: Headers, origins: frozenset[str]) -> str | None:
+    """Why a request must be refused as a cross-site write, or None to let it through.
+
+    Only writes are checked (POST, PUT, PATCH, DELETE). A browser sends `Origin` with every
+    write it makes from a page, and `Sec-Fetch-Site` with every request; clients that are not
+    browsers (the services, tests, curl) send neither, and pass.
+    """
+    if method.upper() not in MUTATING_METHODS:
+        return None
+    origin = headers.get("origin")
+    if origin is not None:
+        if origin.strip().rstrip("/").lower() in origins:
+            return None
+        return f"Origin {origin!r} is not the sandbox's own"
+    site = headers.get("sec-fetch-site")
+    if site is not None and site.strip().lower() not in _OWN_FETCH_SITES:
+        return f"Sec-Fetch-Site is {site!r}"
+    return None
+
+
+class CrossSiteGuard:
+    """ASGI middleware: a 403 JSON answer to a cross-site write, on every route (the control
+    API, the Stripe trigger and each provider stand-in), before any of them runs or counts."""
+
+    def __init__(self, app: ASGIApp, settings: SandboxSettings) -> None:
+        self.app = app
+        self.origins = own_origins(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            reason = cross_site_refusal(scope["method"], Headers(scope=scope), self.origins)
+            if reason is not None:
+                body = {
+                    "error": "cross_site_request",
+                    "message": f"{reason}: the sandbox accepts writes only from its own origin "
+                    "or from clients that are not browsers",
+                }
+                await JSONResponse(body, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
