@@ -21,7 +21,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from libs.contracts.identity import email_key
+from libs.contracts.identity import checkout_key, email_key, is_checkout_session_id
 from libs.runtime.clock import now
 from libs.runtime.logging import get_logger
 
@@ -173,7 +173,23 @@ class ApplyStage:
                     email_key(outcome.change.email),
                     outcome.customer_id,
                 )
+        await self._record_checkouts(folded)
         await self._publish_and_finish(folded, path)
+
+    async def _record_checkouts(self, folded: dict[str, Folded]) -> None:
+        """Each completed Checkout Session points at its buyer from now on (insert-once, so a
+        redelivery keeps the first time): the app's status lookup, `checkout_status.py`. After
+        the customer is written, so the key never points at a customer that is not there."""
+        sessions = {
+            checkout_key(session): outcome.customer_id
+            for _, outcomes in folded.values()
+            for outcome in outcomes
+            if (session := outcome.change.checkout_session_id)
+            and is_checkout_session_id(session)
+            and outcome.customer_id
+        }
+        if sessions:
+            await self.customers.claim(sessions)
 
     async def _publish_and_finish(self, folded: dict[str, Folded], path: str) -> None:
         applied_at = now()  # the state is written; the workers may answer before we record it

@@ -1,7 +1,8 @@
 """The customer aggregate's port: the canonical customer, written only by compare-and-set
 (`update`/`update_many` of `libs.runtime.repository`), and its identities, the insert-once
-claims (`email:…`, `stripe:…`, see `libs.contracts.identity`) that say which customer an email
-or a Stripe customer is.
+claims (`email:…`, `stripe:…`, `checkout:…`, see `libs.contracts.identity`) that say which
+customer an email, a Stripe customer or a Checkout Session is, each with the time it was
+recorded.
 
 `MongoCustomers` is the PyMongo adapter, `InMemoryCustomers` the fake; both keep the customer
 through the same codec, so a fake holds exactly what the store would.
@@ -10,8 +11,9 @@ through the same codec, so a fake holds exactly what the store would.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -42,6 +44,13 @@ class CustomerCodec:
         return CanonicalCustomer.model_validate(document)
 
 
+class Recorded(NamedTuple):
+    """An identity key's owner and when the key was first recorded."""
+
+    customer_id: str
+    at: datetime
+
+
 class CustomerRepository(Repository[CanonicalCustomer], Protocol):
     async def find(self, keys: Iterable[str]) -> dict[str, str]:
         """The owners of those identity keys that have one (one read)."""
@@ -57,6 +66,10 @@ class CustomerRepository(Repository[CanonicalCustomer], Protocol):
         ...
 
     async def find_by_email(self, email: str) -> CanonicalCustomer | None: ...
+
+    async def recorded(self, key: str) -> Recorded | None:
+        """One identity key's owner and when it was recorded (one read)."""
+        ...
 
 
 class MongoCustomers(MongoRepository[CanonicalCustomer]):
@@ -100,23 +113,40 @@ class MongoCustomers(MongoRepository[CanonicalCustomer]):
         owner = (await self.find([email_key(email)])).get(email_key(email))
         return await self.get(owner) if owner else None
 
+    async def recorded(self, key: str) -> Recorded | None:
+        doc = await self.identities.find_one({"_id": key})
+        if doc is None or not isinstance(doc.get("at"), datetime):
+            return None
+        at: datetime = doc["at"]  # the clients are tz-aware; a naive one reads as UTC
+        return Recorded(str(doc["customer_id"]), at if at.tzinfo else at.replace(tzinfo=UTC))
+
 
 class InMemoryCustomers(InMemoryRepository[CanonicalCustomer]):
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] = now) -> None:
+        """`clock`: the time an identity is recorded at."""
         super().__init__(CustomerCodec())
         self.identities: dict[str, str] = {}
+        self.recorded_at: dict[str, datetime] = {}
+        self._clock = clock
 
     async def find(self, keys: Iterable[str]) -> dict[str, str]:
         return {k: self.identities[k] for k in set(keys) if k in self.identities}
 
     async def claim(self, owners: Mapping[str, str]) -> dict[str, str]:
+        for key in owners.keys() - self.identities.keys():
+            self.recorded_at[key] = self._clock()
         return {k: self.identities.setdefault(k, c) for k, c in owners.items()}
 
     async def move(self, old_key: str, new_key: str, customer_id: str) -> None:
-        self.identities[new_key] = customer_id
+        self.identities[new_key], self.recorded_at[new_key] = customer_id, self._clock()
         if self.identities.get(old_key) == customer_id:
             del self.identities[old_key]
+            self.recorded_at.pop(old_key, None)
 
     async def find_by_email(self, email: str) -> CanonicalCustomer | None:
         owner = self.identities.get(email_key(email))
         return await self.get(owner) if owner else None
+
+    async def recorded(self, key: str) -> Recorded | None:
+        owner, at = self.identities.get(key), self.recorded_at.get(key)
+        return Recorded(owner, at) if owner and at else None

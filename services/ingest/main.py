@@ -12,6 +12,7 @@ from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client, ping
 
 from .assembly import assemble
+from .checkout_status import checkout_status_router
 from .customers import MongoCustomers
 from .event_log_mongo import MongoEventLog
 from .metrics import IngestMetrics
@@ -57,9 +58,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         metrics,
         intake_events=MongoEventLog(database(intake_mongo, settings)),
     )
+    status_customers = MongoCustomers(database(status_mongo, settings))
     http = [
         webhook_router(settings, ingest.service, metrics),
-        status_router(settings, MongoCustomers(database(status_mongo, settings))),
+        status_router(settings, status_customers),
+        checkout_status_router(settings, status_customers),
     ]
     app = create_service_app(
         broker,

@@ -33,6 +33,7 @@ class StripeChange:
     subscription_id: str | None = None
     payment_ids: tuple[str, ...] = ()  # charge, payment intent and invoice ids
     charge_id: str | None = None  # a dispute names only its charge
+    checkout_session_id: str | None = None  # the app's status lookup (`checkout:cs_…`)
     products: tuple[str, ...] = field(default=())
     handled: bool = True  # False for types Switchboard records but does not act on
 
@@ -105,6 +106,7 @@ def _checkout(obj: Obj, _: Obj) -> Obj:
         "subscription_id": stripe_id_of(obj.get("subscription")),
         "payment_ids": _ids(obj.get("payment_intent"), obj.get("invoice")),
         "products": _ids(metadata.get("product")),
+        "checkout_session_id": stripe_id_of(obj.get("id")),
     }
 
 

@@ -20,6 +20,11 @@ class IngestSettings(ServiceSettings):
     stripe_webhook_secrets: SecretList = []
     stripe_signature_tolerance_seconds: int = Field(default=300, ge=1)
     app_tokens: SecretList = []
+    #: `GET /v1/checkout-sessions/{id}/status` answers for this long after the session's
+    #: checkout was recorded, then 404 as for an unknown id (an old success URL stops working)
+    checkout_status_ttl_seconds: int = Field(default=3600, gt=0)
+    #: ... and at most this many requests per minute per client IP (429 beyond); 0 turns it off
+    checkout_status_rate_limit: int = Field(default=120, ge=0)
     stripe_api_base_url: str = "https://api.stripe.com"
     stripe_api_key: SecretStr = SecretStr("")
     max_body_bytes: int = 1024 * 1024
