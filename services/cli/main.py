@@ -18,6 +18,7 @@ from libs.contracts import INTEGRATIONS
 from libs.reconcile.store import SweepStore
 
 from .admin_api import AdminApi
+from .canary import add_canary_parser, canary_from_args
 from .errors import USAGE, CliError
 from .follow import START_TIMEOUT_SECONDS, TIMEOUT_SECONDS
 from .reconcile import ReconcileOptions, reconcile_command
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "from support's admin API.",
     )
     status.add_argument("email", help="the customer's email address")
+    add_canary_parser(commands, common)
     return parser
 
 
@@ -152,6 +154,8 @@ async def run(argv: Sequence[str] | None = None, deps: Deps | None = None) -> in
 
 async def _dispatch(args: argparse.Namespace, settings: CliSettings, deps: Deps) -> int:
     terminal = deps.terminal
+    if args.command == "canary":
+        return await canary_from_args(args, settings, terminal=terminal, transport=deps.transport)
     if args.command == "reconcile":
         options = ReconcileOptions(
             dry_run=args.dry_run,
