@@ -22,6 +22,7 @@ from services.ingest.read_model import MongoCustomerReadModel
 
 from .api import api_router
 from .auth import AdminTokens
+from .canary_metrics import CanaryGauges, CanaryRuns, refresh_forever
 from .console import LoginRequired, console_router, login_page, templates
 from .consumers import support_routers
 from .metrics import SupportMetrics
@@ -46,6 +47,7 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
     registry = CollectorRegistry()
     metrics = SupportMetrics(registry)
     metrics.start_at_zero(settings.integrations)
+    canary = CanaryGauges(registry)  # from the runs `switchboard canary` records
     mongo = make_client(settings)
     db = database(mongo, settings)
     records = Records(MongoIncidentRecords(db), MongoFailedSteps(db), MongoTimelines(db))
@@ -89,7 +91,10 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
             ],
             readiness={"mongodb": lambda: ping(mongo)},
             store_setup={"indexes": lambda: create_indexes(db)},
-            loops=[lambda: sweep_forever(support, settings.sweep_interval_seconds)],
+            loops=[
+                lambda: sweep_forever(support, settings.sweep_interval_seconds),
+                lambda: refresh_forever(canary, CanaryRuns(db)),
+            ],
             close=[zendesk.aclose, mongo.close],
             openapi=True,
         ),
