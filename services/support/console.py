@@ -2,7 +2,10 @@
 
 Login stores the token in an HttpOnly, SameSite=Strict cookie. Every form POST is checked for
 a same-origin `Origin`/`Referer` (see `auth.py`): that and SameSite=Strict are the CSRF defence.
-A page requested without a valid cookie answers 401 with the login form.
+A page requested without a valid cookie answers 401 with the login form. Every console response
+carries the security headers of `SECURITY_HEADERS` (the console has no scripts and one
+stylesheet, `/console.css`, so its CSP allows nothing else); logins are throttled and back off
+after failures (`auth.AccessGuard`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,17 +22,38 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from libs.runtime.http import ApiError
+from libs.runtime.throttle import client_ip
 from services.ingest.read_model import CustomerReadModel
 
 from . import customer_page, reconcile_page, views
 from .api import ReplayRequest, run_replay, utc
-from .auth import COOKIE, AdminTokens, same_origin
+from .auth import COOKIE, AccessGuard, AdminTokens, same_origin
 from .metrics import SupportMetrics
 from .service import Support
 from .settings import SupportSettings
 from .tickets import integration_name
 
 TEMPLATES = Path(__file__).parent / "templates"
+STYLESHEET = TEMPLATES / "console.css"
+
+#: on every console response: no framing (clickjacking), no scripts, styles only from the
+#: console's own stylesheet, forms only to the console; nothing cached or sniffed, no referrer
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; "
+    "style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+#: paths of support that are not the console: the admin API has its own (JSON) answers, and
+#: the API docs (local mode only) load Swagger UI's scripts
+NOT_CONSOLE = ("/api", "/docs", "/openapi.json", "/healthz", "/readyz", "/metrics")
+
+
+def is_console(path: str) -> bool:
+    return not any(path == p or path.startswith(p + "/") for p in NOT_CONSOLE)
 
 
 class LoginRequired(Exception):
@@ -55,8 +79,15 @@ def login_page(
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path on this console, never another site."""
-    if not value or not value.startswith("/") or value.startswith("//"):
+    r"""Only a path on this console, never another site: it must start with one `/` and hold
+    no backslash (browsers read `/\host` as `//host`), no whitespace or control character
+    (they drop tabs and newlines, so `/<tab>/host` is `//host` too), no scheme and no host."""
+    if not value or len(value) > 2048 or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
         return "/"
     return value
 
@@ -115,11 +146,18 @@ def console_router(
     tokens: AdminTokens,
     metrics: SupportMetrics,
     pages: Jinja2Templates,
+    guard: AccessGuard,
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    stylesheet = STYLESHEET.read_text()
 
     def require_admin(request: Request) -> None:
-        if not tokens.valid(request.cookies.get(COOKIE)):
+        cookie = request.cookies.get(COOKIE)
+        if not tokens.valid(cookie):
+            if cookie:  # a wrong token in the cookie is a failed login (the 401 clears it)
+                ip = client_ip(request)
+                guard.backoff.check(ip)
+                guard.login_failed(ip)
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRequired(target)
 
@@ -130,6 +168,10 @@ def console_router(
 
     def render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
         return pages.TemplateResponse(request, name, {"authed": True, **context})
+
+    @router.get("/console.css")
+    async def console_css() -> Response:
+        return Response(stylesheet, media_type="text/css")
 
     @router.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request, next: str = "/") -> HTMLResponse:
@@ -143,9 +185,18 @@ def console_router(
     ) -> Response:
         if not same_origin(request):
             raise ApiError(403, "cross_origin", "this form must be sent from the console itself")
+        ip = client_ip(request)
+        try:
+            guard.check_login(ip, token.strip())
+        except ApiError as exc:
+            page = login_page(request, pages, next, exc.message.capitalize() + ".", exc.status)
+            page.headers.update(exc.headers)
+            return page
         if not tokens.valid(token.strip()):
             metrics.console_logins.labels("rejected").inc()
+            guard.login_failed(ip)
             return login_page(request, pages, next, "That token is not valid.", 401)
+        guard.login_succeeded(ip)
         metrics.console_logins.labels("ok").inc()
         response = RedirectResponse(_safe_next(next), status_code=303)
         response.set_cookie(

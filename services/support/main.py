@@ -13,7 +13,6 @@ from prometheus_client import CollectorRegistry
 from libs.reconcile.store import MongoSweepStore
 from libs.runtime.app import ServiceParts, create_service_app
 from libs.runtime.broker import make_broker
-from libs.runtime.http import error_response
 from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client, ping
 from libs.runtime.pacing import Pacer
@@ -21,9 +20,16 @@ from libs.runtime.provider_http import ProviderHttp
 from services.ingest.read_model import MongoCustomerReadModel
 
 from .api import api_router
-from .auth import AdminTokens
+from .auth import COOKIE, AccessGuard, AdminTokens, unauthorized_counter
 from .canary_metrics import CanaryGauges, CanaryRuns, refresh_forever
-from .console import LoginRequired, console_router, login_page, templates
+from .console import (
+    SECURITY_HEADERS,
+    LoginRequired,
+    console_router,
+    is_console,
+    login_page,
+    templates,
+)
 from .consumers import support_routers
 from .metrics import SupportMetrics
 from .mongo_records import (
@@ -78,6 +84,7 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
     )
     customers = MongoCustomerReadModel(db)
     tokens = AdminTokens([t.get_secret_value() for t in settings.admin_tokens])
+    guard = AccessGuard(settings, unauthorized_counter(registry))
     pages = templates()
     app = create_service_app(
         broker,
@@ -87,7 +94,7 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
             routers=support_routers(support, settings),
             http_routers=[
                 api_router(support, customers),
-                console_router(settings, support, customers, tokens, metrics, pages),
+                console_router(settings, support, customers, tokens, metrics, pages, guard),
             ],
             readiness={"mongodb": lambda: ping(mongo)},
             store_setup={"indexes": lambda: create_indexes(db)},
@@ -104,18 +111,25 @@ def create_app(settings: SupportSettings | None = None) -> FastAPI:
     async def admin_api_token(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        # Before routing and body parsing, so every /api route answers 401 without a token,
-        # whatever else is wrong with the request.
+        # Before routing and body parsing, so every /api route answers 429 past its throttle
+        # and 401 without a token, whatever else is wrong with the request.
         path = request.url.path
-        if (path == "/api" or path.startswith("/api/")) and not tokens.valid(
-            tokens.bearer(request)
-        ):
-            return error_response(401, "unauthorized", "a valid admin bearer token is required")
-        return await call_next(request)
+        if path == "/api" or path.startswith("/api/"):
+            refused = guard.admin_api(request, tokens)
+            if refused is not None:
+                return refused
+            return await call_next(request)
+        response = await call_next(request)
+        if is_console(path):
+            response.headers.update(SECURITY_HEADERS)
+        return response
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
-        return login_page(request, pages, exc.next_path, None, 401)
+        response = login_page(request, pages, exc.next_path, None, 401)
+        if COOKIE in request.cookies:  # a wrong or stale token: counted once, then forgotten
+            response.delete_cookie(COOKIE, path="/")
+        return response
 
     app.state.support = support
     return app

@@ -15,6 +15,7 @@ class SupportSettings(ProviderSettings):
 
     service_name: str = "support"
     port: int = 8081
+    metrics_port: int | None = Field(default=9181, ge=1, le=65535)
     #: bearer tokens of the admin API; the console's login form takes the same tokens
     admin_tokens: SecretList = []
     zendesk_base_url: str = "https://example.zendesk.com"
@@ -36,6 +37,20 @@ class SupportSettings(ProviderSettings):
     timeline_limit: int = Field(default=300, ge=10)
     #: the console cookie's `Secure` flag; unset: on, except in local mode (plain http)
     cookie_secure: bool | None = None
+    #: throttles (requests per window; 0 turns one off), answered 429 with `Retry-After`: the
+    #: admin API per client IP and per bearer token, the console's login per client IP and per
+    #: attempted token
+    admin_rate_limit_per_ip: int = Field(default=300, ge=0)
+    admin_rate_limit_per_token: int = Field(default=600, ge=0)
+    admin_rate_window_seconds: float = Field(default=60.0, gt=0)
+    login_rate_limit_per_ip: int = Field(default=10, ge=0)
+    login_rate_limit_per_token: int = Field(default=5, ge=0)
+    login_rate_window_seconds: float = Field(default=60.0, gt=0)
+    #: after this many failed logins from one address (a wrong token in the form or in the
+    #: cookie), each further failure locks the address out for twice as long as the last, from
+    #: 1 s up to `login_backoff_max_seconds`; a successful login starts it again from 0
+    login_backoff_after_failures: int = Field(default=5, ge=1)
+    login_backoff_max_seconds: float = Field(default=900.0, gt=0)
 
     _split = secret_list_validator("admin_tokens")
 
