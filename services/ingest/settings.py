@@ -17,9 +17,15 @@ class IngestSettings(ServiceSettings):
 
     service_name: str = "ingest"
     port: int = 8080
+    metrics_port: int | None = Field(default=9180, ge=1, le=65535)
     stripe_webhook_secrets: SecretList = []
     stripe_signature_tolerance_seconds: int = Field(default=300, ge=1)
     app_tokens: SecretList = []
+    #: throttle of `GET /v1/customers/status`: requests per window per client IP and per app
+    #: token (429 with `Retry-After` beyond that); 0 turns one off
+    status_rate_limit_per_ip: int = Field(default=60, ge=0)
+    status_rate_limit_per_token: int = Field(default=600, ge=0)
+    status_rate_window_seconds: float = Field(default=60.0, gt=0)
     #: `GET /v1/checkout-sessions/{id}/status` answers for this long after the session's
     #: checkout was recorded, then 404 as for an unknown id (an old success URL stops working)
     checkout_status_ttl_seconds: int = Field(default=3600, gt=0)
