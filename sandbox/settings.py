@@ -64,7 +64,8 @@ class SandboxSettings(BaseSettings):
     sandbox_stripe_rate_window_s: float = 1.0
 
     # Access groups that exist in the stand-in Circle community from the start (and after reset).
-    sandbox_circle_access_groups: str = "Members,Alumni"
+    # `Canary`: what the mapping gives `switchboard canary`'s customers (config/mapping.yaml)
+    sandbox_circle_access_groups: str = "Members,Alumni,Canary"
     # Custom HubSpot contact properties that exist from the start; writing any other unknown
     # property fails as it does on the real account.
     sandbox_hubspot_custom_properties: str = "switchboard_lifecycle,switchboard_customer_id"
