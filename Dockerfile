@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # One image for every Switchboard process; each Deployment picks its command:
 #   python -m services.ingest | services.support | services.circle_sync |
-#   services.convertkit_sync | services.crm_sync        (and python -m sandbox, dev/test only)
+#   services.convertkit_sync | services.crm_sync
+# The sandbox (dev and tests only), tests/ and bench/ are not in the image: .dockerignore keeps
+# them out of the context, and tests/deploy/test_dockerfile.py checks the image's file set.
 #
 # The base is pinned by digest (refresh both FROM lines together:
 # `docker buildx imagetools inspect python:3.11-slim-bookworm`). Dependencies are exactly
@@ -27,9 +29,8 @@ RUN /opt/uv/bin/uv sync --frozen --no-dev --no-install-project
 
 COPY libs ./libs
 COPY services ./services
-COPY sandbox ./sandbox
 COPY config ./config
-RUN python -m compileall -q libs services sandbox
+RUN python -m compileall -q libs services
 
 # ---- runtime: the interpreter, the locked venv and our source; no uv, pip or compilers ------
 FROM python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91 AS runtime
@@ -47,7 +48,6 @@ WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 COPY --from=build /app/libs /app/libs
 COPY --from=build /app/services /app/services
-COPY --from=build /app/sandbox /app/sandbox
 COPY --from=build /app/config /app/config
 
 # Listen on all interfaces in a container (the settings default is loopback); the root file

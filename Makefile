@@ -13,7 +13,8 @@ LAUNCHER := $(PY) -m deploy.local
 TEST_ENV := SWITCHBOARD_LOCAL_RUN_DIR=.run/test SWITCHBOARD_LOCAL_KAFKA_PORT=19092 \
 	SWITCHBOARD_LOCAL_KAFKA_CONTROLLER_PORT=19093 SWITCHBOARD_LOCAL_MONGO_PORT=27018
 
-.PHONY: run test stack-test venv infra-start infra-stop lint typecheck unit clean deploy-check
+.PHONY: run test stack-test venv infra-start infra-stop lint typecheck unit clean deploy-check \
+	secrets-check
 
 $(UV):
 	@echo "python: installing uv $(UV_VERSION) into .cache/uv (first run)"
@@ -33,6 +34,7 @@ run: venv
 test: venv
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check --quiet . && $(PY) -m mypy --no-error-summary
 	@$(MAKE) --no-print-directory deploy-check
+	@$(MAKE) --no-print-directory secrets-check
 	@$(TEST_ENV) $(LAUNCHER) reset >/dev/null
 	@trap '$(TEST_ENV) $(LAUNCHER) stop' EXIT INT TERM; \
 	$(TEST_ENV) $(LAUNCHER) start && \
@@ -54,7 +56,15 @@ stack-test: venv
 # are provisioned into .cache/deploy on first use (deploy/k8s/tools.sh).
 deploy-check: venv
 	@deploy/k8s/tools.sh
+	@deploy/security/tools.sh
 	@$(PY) -m pytest tests/deploy -q -p no:cacheprovider
+
+# Secrets: gitleaks (.gitleaks.toml) over the working tree, every commit of the history, and the
+# files the built image would contain (computed from the Dockerfile and .dockerignore). Provisioned
+# into .cache/security on first use (deploy/security/tools.sh); deploy/security/README.md.
+secrets-check: venv
+	@deploy/security/tools.sh
+	@$(PY) -m deploy.security.scan
 
 unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

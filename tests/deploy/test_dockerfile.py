@@ -1,4 +1,5 @@
-"""The Dockerfile's essentials, read without a Docker engine (dockerfile-parse)."""
+"""The Dockerfile's essentials, read without a Docker engine (dockerfile-parse), and the files
+the image would contain (deploy/security/image_files.py: the COPY lines through .dockerignore)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from dockerfile_parse import DockerfileParser
 
+from deploy.security.image_files import context_files, ignored, image_files, read_dockerignore
 from libs.contracts.topics import INTEGRATIONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,7 +125,66 @@ def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
         "README.md",
         "libs",
         "services",
-        "sandbox",
         "config",
     }
     assert "**/.env" in lines
+
+
+@pytest.fixture(scope="module")
+def in_image() -> dict[str, str]:
+    """image path -> repository path, for every file of ours the built image holds."""
+    return image_files(REPO)
+
+
+def test_the_image_holds_the_services_and_their_libraries(in_image: dict[str, str]) -> None:
+    sources = set(in_image.values())
+    for name in SERVICES:
+        assert f"services/{name}/__main__.py" in sources, name
+        assert f"/app/services/{name}/__main__.py" in in_image, name
+    assert "libs/runtime/settings.py" in sources
+    assert "config/mapping.yaml" in sources
+    assert all(path.startswith("/app/") for path in in_image)
+
+
+def test_the_sandbox_tests_and_benchmarks_are_not_in_the_image(in_image: dict[str, str]) -> None:
+    """The sandbox answers for every provider with known credentials: dev and tests only."""
+    tops = {source.split("/")[0] for source in in_image.values()}
+    assert tops <= {"libs", "services", "config"}, tops
+    for folder in ("sandbox", "tests", "bench", "deploy", "docs", ".git", ".venv", ".cache"):
+        assert folder not in tops, folder
+        assert not [p for p in in_image if p.startswith(f"/app/{folder}/")], folder
+    assert not [p for p in in_image.values() if re.search(r"(^|/)(\.env|.*\.pem|.*\.key)$", p)]
+    assert not [p for p in in_image.values() if "__pycache__" in p or p.endswith(".pyc")]
+    # and nothing the services import comes from the sandbox
+    for source in in_image.values():
+        if source.endswith(".py"):
+            text = (REPO / source).read_text()
+            assert not re.search(r"^\s*(from|import)\s+sandbox\b", text, re.M), source
+
+
+def test_nothing_outside_the_image_is_sent_as_the_build_context() -> None:
+    tops = {path.split("/")[0] for path in context_files(REPO)}
+    assert tops <= {"libs", "services", "config", "pyproject.toml", "uv.lock", "README.md"}, tops
+
+
+@pytest.mark.parametrize(
+    ("path", "left_out"),
+    [
+        ("libs/runtime/settings.py", False),
+        ("libs/runtime/__pycache__/settings.cpython-311.pyc", True),
+        ("libs/x.pyc", True),
+        ("services/ingest/.env", True),
+        ("services/ingest/.env.production", True),
+        ("config/mapping.yaml", False),
+        ("config/kustomization.yaml", True),
+        ("config/tls/server.pem", True),
+        ("sandbox/app.py", True),
+        ("tests/deploy/test_dockerfile.py", True),
+        ("bench/e2e/run.py", True),
+        ("pyproject.toml", False),
+        ("Dockerfile", True),
+        (".git/config", True),
+    ],
+)
+def test_dockerignore_rules_as_docker_applies_them(path: str, left_out: bool) -> None:
+    assert ignored(path, read_dockerignore(REPO / ".dockerignore")) is left_out
