@@ -7,7 +7,8 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -146,3 +147,42 @@ async def test_a_refused_write_changes_nothing(guarded: httpx.AsyncClient) -> No
 async def test_reads_and_non_browser_writes_pass(guarded: httpx.AsyncClient) -> None:
     assert (await guarded.get("/healthz", headers={"Origin": "https://evil.example"})).is_success
     assert (await guarded.post("/_sandbox/reset")).status_code < 300
+
+
+@pytest.fixture
+def served() -> Iterator[str]:
+    """`python -m sandbox` as the launcher starts it (local mode), on its own port."""
+    env = {**os.environ, "SWITCHBOARD_ENV": "local", "SWITCHBOARD_SANDBOX_PORT": str(PORT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{OWN}/healthz", timeout=1).is_success:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                _, err = process.communicate(timeout=5)
+                pytest.fail(f"the sandbox did not start: {err.decode()[-2000:]}")
+            time.sleep(0.1)
+        yield OWN
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_real_process_refuses_a_cross_site_write_and_serves_the_rest(served: str) -> None:
+    page = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    refused = httpx.post(f"{served}/_sandbox/reset", headers=page, timeout=5)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/json")
+    assert refused.json()["error"] == "cross_site_request"
+    assert httpx.post(f"{served}/_sandbox/reset", timeout=5).status_code < 300
+    assert httpx.get(f"{served}/_sandbox/state", headers=page, timeout=5).is_success
