@@ -38,13 +38,15 @@ STYLESHEET = TEMPLATES / "console.css"
 
 #: on every console response: no framing (clickjacking), no scripts, styles only from the
 #: console's own stylesheet, forms only to the console; nothing cached or sniffed, no referrer
+#: to other sites (`same-origin`, not `no-referrer`: under that, browsers send `Origin: null`
+#: on the console's own form posts, which the CSRF check must then refuse)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; "
     "style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 #: paths of support that are not the console: the admin API has its own (JSON) answers, and

@@ -27,6 +27,12 @@ PORTS = {
     "convertkit_sync": 19202,
     "crm_sync": 19203,
 }
+#: `/metrics` of ingest and support is on a listener of its own; the workers serve it on PORTS
+METRICS_PORTS = {"ingest": 19180, "support": 19181}
+
+
+def metrics_url(service: str) -> str:
+    return f"http://127.0.0.1:{METRICS_PORTS.get(service, PORTS[service])}/metrics"
 
 
 @dataclass
@@ -112,9 +118,19 @@ def system(kafka_bootstrap: str, mongodb_uri: str) -> Iterator[System]:
         "SWITCHBOARD_RECONCILE_SETTLE_SECONDS": "0",
         "SWITCHBOARD_RECONCILE_POLL_SECONDS": "0.5",
         "SWITCHBOARD_SANDBOX_INGEST_URL": f"http://127.0.0.1:{PORTS['ingest']}/webhooks/stripe",
+        # Every test calls from 127.0.0.1, polls the status API and fuzzes both APIs: the
+        # throttles stay on but far above that; test_throttling.py runs its own ingest and
+        # support with low limits.
+        "SWITCHBOARD_STATUS_RATE_LIMIT_PER_IP": "1000000",
+        "SWITCHBOARD_STATUS_RATE_LIMIT_PER_TOKEN": "1000000",
+        "SWITCHBOARD_ADMIN_RATE_LIMIT_PER_IP": "1000000",
+        "SWITCHBOARD_ADMIN_RATE_LIMIT_PER_TOKEN": "1000000",
+        "SWITCHBOARD_LOGIN_RATE_LIMIT_PER_IP": "1000000",
+        "SWITCHBOARD_LOGIN_RATE_LIMIT_PER_TOKEN": "1000000",
+        "SWITCHBOARD_LOGIN_BACKOFF_AFTER_FAILURES": "1000000",
     }
     start_groups_at_end(kafka_bootstrap, env["SWITCHBOARD_KAFKA_GROUP_PREFIX"])
-    stack = Stack(default_specs(PORTS), env, REPO / ".run" / "test" / "logs")
+    stack = Stack(default_specs(PORTS, METRICS_PORTS), env, REPO / ".run" / "test" / "logs")
     stack.start(timeout=90)
     try:
         yield System(

@@ -63,7 +63,7 @@ def test_every_console_response_carries_the_security_headers(
     assert "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
 
 
 def test_the_admin_api_answers_json_without_the_console_policy() -> None:
