@@ -38,7 +38,7 @@ def shipped() -> ConvertkitMapping:
 def test_the_shipped_mapping(lifecycle: Lifecycle, tags: set[str]) -> None:
     desired = desired_state(customer_event("jane@example.com", lifecycle), shipped())
     assert desired.tags == tags
-    assert desired.managed_tags == {"customer", "churned"}
+    assert desired.managed_tags == {"customer", "churned", "canary"}  # canary: its own product
     assert desired.first_name == "Jane"
 
 
