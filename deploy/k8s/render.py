@@ -15,7 +15,8 @@ Every `services/<name>_sync/` folder is an integration (libs/contracts/topics.py
   each integration's failure and replay topics.
 
 The generated files are committed, so `kubectl apply -k` needs nothing run first. The network
-policies name no worker (the metrics port is the named port `http` every container has) and
+policies name no worker (monitoring may reach the port named `metrics`, which every container
+has: a worker's one port, where it serves health and metrics; ingest's and support's second) and
 the ServiceDown alert matches every `*-sync` job, so neither changes with an integration.
 """
 
@@ -130,7 +131,11 @@ def discover_workers(services: Path = SERVICES) -> list[Worker]:
             Worker(name, folder, title_of(services / folder), settings_class(folder, name))
         )
     ports = [w.port for w in workers]
-    taken = {cls.model_fields["port"].default for cls in (IngestSettings, SupportSettings)}
+    taken = {
+        cls.model_fields[field].default
+        for cls in (IngestSettings, SupportSettings)
+        for field in ("port", "metrics_port")
+    }
     clash = {p for p in ports if ports.count(p) > 1 or p in taken}
     if clash:
         raise SystemExit(f"integrations share a port: {sorted(clash)} (set `port` in settings.py)")

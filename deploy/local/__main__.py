@@ -79,7 +79,7 @@ def run(config: Config, with_infra: bool, check: bool) -> int:
     ports = {s.name: s.port + config.port_offset for s in default_specs()}
     sandbox_url = f"http://{HOST}:{ports['sandbox']}"
     stack = Stack(
-        default_specs(ports),
+        default_specs(ports),  # metrics ports move with their service's port
         service_env(config, ports),
         config.log_dir,
         python=config.python,
@@ -99,7 +99,8 @@ def run(config: Config, with_infra: bool, check: bool) -> int:
             f"Logs: {stack.log_dir}/<service>.log\n"
         )
         for spec in stack.specs:
-            print(f"  {spec.name:<16} http://{HOST}:{spec.port}")
+            metrics = f"  (metrics :{spec.metrics_port})" if spec.metrics_port else ""
+            print(f"  {spec.name:<16} http://{HOST}:{spec.port}{metrics}")
         sandbox_flag = "" if ports["sandbox"] == 8070 else f" --sandbox-url {sandbox_url}"
         print(
             "\nSend a test purchase:\n"

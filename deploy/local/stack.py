@@ -31,15 +31,34 @@ DEFAULT_PORTS = {
 }
 
 
+#: services whose `/metrics` has a listener of its own (`SWITCHBOARD_METRICS_PORT`); the
+#: workers serve it on their main port
+DEFAULT_METRICS_PORTS = {"ingest": 9180, "support": 9181}
+METRICS_PORT_SETTING = "SWITCHBOARD_METRICS_PORT"
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
     module: str
     port: int
     env_port: str = "SWITCHBOARD_PORT"
+    metrics_port: int | None = None
 
 
-def default_specs(base_ports: Mapping[str, int] | None = None) -> list[ServiceSpec]:
+def metrics_port(name: str, port: int, given: Mapping[str, int]) -> int | None:
+    """`given`'s, else the default moved as far as the service's main port was moved (the e2e
+    stack's ingest on 18080 gets 19180), so two stacks on different ports never share one."""
+    if name in given:
+        return given[name]
+    if name not in DEFAULT_METRICS_PORTS:
+        return None
+    return DEFAULT_METRICS_PORTS[name] + port - DEFAULT_PORTS[name]
+
+
+def default_specs(
+    base_ports: Mapping[str, int] | None = None, metrics_ports: Mapping[str, int] | None = None
+) -> list[ServiceSpec]:
     """The sandbox first (services call it), then ingest, every worker, and support.
     Workers are found by folder: a new `services/<name>_sync/` with a `__main__.py` is run too."""
     ports = {**DEFAULT_PORTS, **(base_ports or {})}
@@ -55,8 +74,17 @@ def default_specs(base_ports: Mapping[str, int] | None = None) -> list[ServiceSp
     for name in names:
         if name not in ports:
             ports[name], next_port = next_port, next_port + 1
-        specs.append(ServiceSpec(name, f"services.{name}", ports[name]))
+        port = ports[name]
+        metrics = metrics_port(name, port, metrics_ports or {})
+        specs.append(ServiceSpec(name, f"services.{name}", port, metrics_port=metrics))
     return specs
+
+
+def _ready(spec: ServiceSpec) -> bool:
+    # both listeners: a scrape right after start must find /metrics
+    if not probes.http_ready(spec.port):
+        return False
+    return spec.metrics_port is None or probes.http_ready(spec.metrics_port, "/metrics")
 
 
 @dataclass(frozen=True)
@@ -101,7 +129,8 @@ class Stack:
                 log_file=self.log_dir / f"{spec.name}.log",
                 port=spec.port,
                 command=[self.python, "-m", spec.module],
-                ready=functools.partial(probes.http_ready, spec.port),
+                extra_ports=(spec.metrics_port,) if spec.metrics_port else (),
+                ready=functools.partial(_ready, spec),
                 port_setting="its port",
             )
 
@@ -135,6 +164,9 @@ class Stack:
     def start_one(self, spec: ServiceSpec, extra_env: dict[str, str] | None = None) -> None:
         self.stopping.clear()
         env = {**self.env, **(extra_env or {}), spec.env_port: str(spec.port)}
+        env.pop(METRICS_PORT_SETTING, None)  # one inherited from the shell is not this one's
+        if spec.metrics_port is not None:
+            env[METRICS_PORT_SETTING] = str(spec.metrics_port)
         self.services[spec.name].start(env)
 
     def wait_healthy(self, spec: ServiceSpec, deadline: float) -> None:

@@ -10,6 +10,10 @@ policy of `consuming.py`) and its HTTP routes, and hands them to `create_service
   shutdown the service's `stop` steps (drain what is in flight) *before* the broker leaves its
   consumer groups, then `close` steps;
 - `/healthz`, `/readyz` (Kafka and the service's own checks) and `/metrics`.
+
+`for_deployment` then applies what depends on where the app runs (called by `serve.py`, so every
+service gets it without its bootstrap knowing): API docs only in local mode, and `/metrics` moved
+to its own listener when the service has a separate metrics port.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker, KafkaRouter
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
-from .http import ReadinessCheck, make_http_app
+from .http import ReadinessCheck, make_http_app, metrics_app
 from .lifecycle import background, start_broker_when_reachable, when_store_reachable
+from .settings import ServiceSettings
 
 Step = Callable[[], Awaitable[Any]]
 
@@ -90,4 +97,27 @@ def create_service_app(broker: KafkaBroker, parts: ServiceParts) -> FastAPI:
     for http_router in parts.http_routers:
         app.include_router(http_router)
     app.state.broker = broker
+    app.state.registry = parts.registry
     return app
+
+
+def _path(route: BaseRoute) -> str | None:
+    return getattr(route, "path", None)
+
+
+def for_deployment(app: FastAPI, settings: ServiceSettings) -> Starlette | None:
+    """Drop what this deployment must not serve from `app`; return the metrics listener's app
+    when `/metrics` moved to a port of its own (the main app then answers 404 there)."""
+    dropped: set[str] = set()
+    if not settings.api_docs:
+        for attr in ("openapi_url", "docs_url", "redoc_url"):
+            if url := getattr(app, attr):
+                dropped.add(url)
+                setattr(app, attr, None)
+        dropped.add("/docs/oauth2-redirect")
+    listener = None
+    if settings.separate_metrics_port is not None:
+        dropped.add("/metrics")
+        listener = metrics_app(app.state.registry)
+    app.router.routes[:] = [r for r in app.router.routes if _path(r) not in dropped]
+    return listener

@@ -1,7 +1,13 @@
 """What every service serves over HTTP: health, readiness, metrics and JSON errors.
 
 `/healthz` says the process is alive (it never touches a dependency, so a slow database does not
-get pods restarted); `/readyz` runs the service's readiness checks.
+get pods restarted); `/readyz` runs the service's readiness checks. `/metrics` is on the main app
+for the workers; ingest and support serve it from `metrics_app` on a port of its own (see
+`serve.py`), which only monitoring may reach.
+
+Every error answers JSON. An unhandled one is caught by `CatchAll`, inside Starlette's
+`ServerErrorMiddleware`: that middleware re-raises after answering, and the server would then
+log the traceback a second time; caught here, it is one JSON line and one JSON 500.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pymongo.errors import PyMongoError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .logging import get_logger
 
@@ -40,8 +49,80 @@ class ApiError(Exception):
         self.headers = dict(headers or {})  # e.g. `Retry-After` on a 429
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    response = JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+    response.headers.update(headers or {})
+    return response
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of a traceback as `file:line`: enough to find the bug, without the
+    traceback's locals, arguments or messages (which may hold a customer's data)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "unknown"
+
+
+def log_unhandled(path: str, exc: BaseException) -> None:
+    log.error("unhandled_error", path=path, error=type(exc).__name__, where=_where(exc), status=500)
+
+
+def internal_error() -> JSONResponse:
+    return error_response(500, "internal_error", "an unexpected error occurred")
+
+
+class CatchAll:
+    """Pure ASGI: an exception no handler took becomes one log line and a JSON 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            log_unhandled(scope.get("path", ""), exc)
+            if not started:  # otherwise the client sees the connection end mid-answer
+                await internal_error()(scope, receive, send)
+
+
+def metrics_response(registry: CollectorRegistry) -> Response:
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_app(registry: CollectorRegistry) -> Starlette:
+    """The metrics listener: `/metrics` and nothing else (a JSON 404 for any other path)."""
+
+    async def metrics(_: Request) -> Response:
+        return metrics_response(registry)
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    return Starlette(
+        routes=[Route("/metrics", metrics, methods=["GET"])],
+        exception_handlers={StarletteHTTPException: http_error},
+    )
 
 
 def make_http_app(
@@ -51,6 +132,7 @@ def make_http_app(
     readiness: Mapping[str, ReadinessCheck],
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     openapi: bool = False,
+    metrics: bool = True,
 ) -> FastAPI:
     app = FastAPI(
         title=title,
@@ -90,10 +172,13 @@ def make_http_app(
         response.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECONDS)
         return response
 
+    # What `CatchAll` cannot see: an error raised by a middleware added after it (outside it)
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, status=500)
-        return error_response(500, "internal_error", "an unexpected error occurred")
+        log_unhandled(request.url.path, exc)
+        return internal_error()
+
+    app.add_middleware(CatchAll)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -115,8 +200,10 @@ def make_http_app(
         ready = all(results)
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    if metrics:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics_route() -> Response:
+            return metrics_response(registry)
 
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from libs.contracts import Signal
 
@@ -18,6 +18,38 @@ Obj = dict[str, Any]
 
 class NotAStripeEvent(ValueError):
     """The body parsed, but it is not a Stripe event."""
+
+    code = "not_a_stripe_event"
+
+
+class BodyNotUtf8(NotAStripeEvent):
+    code = "body_not_utf8"
+
+
+class BodyTooDeep(NotAStripeEvent):
+    code = "body_too_deep"
+
+
+#: the byte order mark: `json.loads(bytes)` skips it, but the body is stored as text and read
+#: again later by `json.loads(str)`, which refuses it; Stripe never sends one
+_BOM = b"\xef\xbb\xbf"
+
+
+def require_utf8(raw: bytes) -> None:
+    """Stripe sends UTF-8. `json.loads(bytes)` would also guess UTF-16 and UTF-32 and accept
+    them, and the raw body, stored as UTF-8 text, would then fail to decode (a 500); refuse
+    such a body here with a 400 instead."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BodyNotUtf8("the body is not UTF-8 text") from None
+    if b"\x00" in raw:  # UTF-16 or UTF-32 of ASCII text is valid UTF-8 full of NULs
+        raise BodyNotUtf8("the body is not UTF-8 text (it holds NUL bytes: UTF-16 or UTF-32?)")
+    if raw.startswith(_BOM):
+        raise BodyNotUtf8("the body starts with a byte order mark; send UTF-8 without one")
+
+
+TOO_DEEP = BodyTooDeep("the body's JSON is nested too deeply")
 
 
 @dataclass(frozen=True)
@@ -43,9 +75,9 @@ def parse_event(body: Obj) -> tuple[str, str, int, Obj]:
     if not isinstance(body, dict) or body.get("object") != "event":
         raise NotAStripeEvent('the body is not a Stripe event (expected "object": "event")')
     event_id, event_type, created = body.get("id"), body.get("type"), body.get("created")
-    if not isinstance(event_id, str) or not event_id.startswith("evt_"):
+    if not _text(event_id) or not event_id.startswith("evt_"):
         raise NotAStripeEvent("the event has no valid id (expected evt_...)")
-    if not isinstance(event_type, str) or not event_type:
+    if not _text(event_type):
         raise NotAStripeEvent("the event has no type")
     if not isinstance(created, int) or isinstance(created, bool) or created < 0:
         raise NotAStripeEvent("the event has no valid created time")
@@ -54,6 +86,12 @@ def parse_event(body: Obj) -> tuple[str, str, int, Obj]:
     if not isinstance(obj, dict):
         raise NotAStripeEvent("the event has no data.object")
     return event_id, event_type, created, obj
+
+
+def _text(value: Any) -> TypeGuard[str]:
+    # A lone surrogate ("\\ud800" in the JSON) is not printable: it would fail later, when the
+    # id is written to the store (which only takes valid UTF-8), as a 500.
+    return isinstance(value, str) and 0 < len(value) <= 255 and value.isprintable()
 
 
 def normalize(body: Obj) -> StripeChange:

@@ -13,7 +13,7 @@ from libs.runtime.http import error_response
 from libs.runtime.logging import get_logger
 
 from .metrics import IngestMetrics
-from .normalize import NotAStripeEvent
+from .normalize import TOO_DEEP, NotAStripeEvent, require_utf8
 from .service import IngestService
 from .settings import IngestSettings
 from .signature import SignatureError, verify_signature
@@ -74,9 +74,14 @@ def webhook_router(
             except SignatureError as exc:
                 return reject(401, exc.code, exc.message)
             try:
+                require_utf8(bytes(raw))
                 accepted = await service.accept(bytes(raw))
             except NotAStripeEvent as exc:
-                return reject(400, "not_a_stripe_event", str(exc))
+                return reject(400, exc.code, str(exc))
+            except RecursionError:
+                # the JSON parser gives up on deep nesting (e.g. 100,000 brackets) this way;
+                # nothing was stored yet
+                return reject(400, TOO_DEEP.code, str(TOO_DEEP))
             outcome = "duplicate" if accepted.duplicate else "accepted"
             type_label = metrics.type_label(accepted.event_type)
             metrics.webhooks.labels("stripe", type_label, outcome).inc()

@@ -3,7 +3,7 @@ which runs before anything else looks at the request)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -76,7 +76,7 @@ class ReplayRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_scope(self) -> ReplayRequest:
-        self.since, self.until = utc(self.since), utc(self.until)
+        self.since, self.until = sane_window(self.since, self.until)
         window = self.since is not None or self.until is not None
         if self.event_id is not None and window:
             raise ValueError("give either event_id, or since and until, not both")
@@ -108,6 +108,41 @@ def utc(value: datetime | None) -> datetime | None:
         return value.astimezone(UTC)
     except OverflowError:
         raise ValueError("the time is outside the range of dates (years 1 to 9999, UTC)") from None
+
+
+#: a filter time outside [2000-01-01, now + a day] is a typo or a probe, never a real window
+#: (Switchboard holds nothing older, and nothing from the future); refused with a 422 rather
+#: than handed to the store, which answers year 1 or 9999 badly
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+class BadWindow(ValueError):
+    """Both times are fine, but `until` is not after `since`."""
+
+
+def sane_window(
+    since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """`since` and `until` in UTC, each within the sane range, `until` after `since`; else
+    `ValueError` saying which and why."""
+    latest = datetime.now(UTC) + FUTURE_SLACK
+    checked = []
+    for name, value in (("since", since), ("until", until)):
+        try:
+            value = utc(value)
+        except ValueError as exc:
+            raise ValueError(f"`{name}`: {exc}") from None
+        if value is not None and not EARLIEST <= value <= latest:
+            raise ValueError(
+                f"`{name}` must be between {EARLIEST.date()} and a day from now (UTC), "
+                f"got {value.isoformat()}"
+            )
+        checked.append(value)
+    since, until = checked
+    if since is not None and until is not None and until <= since:
+        raise BadWindow("`until` must be after `since`")
+    return since, until
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -154,11 +189,11 @@ def api_router(support: Support, customers: CustomerReadModel) -> APIRouter:
         if integration is not None:
             support.replays.check_integration(integration)
         try:
-            since, until = utc(since), utc(until)
+            since, until = sane_window(since, until)
+        except BadWindow as exc:
+            raise ApiError(422, "invalid_window", str(exc)) from None
         except ValueError as exc:
             raise ApiError(422, "invalid_time", str(exc)) from None
-        if since is not None and until is not None and until <= since:
-            raise ApiError(422, "invalid_window", "`until` must be after `since`")
         found = await views.failures(support.records.steps, integration, since, until, status)
         return FailureList(count=len(found), failures=found)
 

@@ -128,10 +128,26 @@ def test_service_deployment(
     spec = deployment["spec"]["template"]["spec"]
     main = container(deployment)
     assert main["command"] == ["python", "-m", f"services.{name.replace('-', '_')}"]
-    assert main["ports"] == [{"name": "http", "containerPort": port}]
-    assert env_of(deployment)["SWITCHBOARD_PORT"]["value"] == str(port)
-    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # /metrics is on the port named `metrics`: a listener of its own for ingest and support
+    # (SWITCHBOARD_METRICS_PORT), the one port of a worker
+    metrics_port = settings.model_fields["metrics_port"].default
+    env = env_of(deployment)
+    assert env["SWITCHBOARD_PORT"]["value"] == str(port)
+    if name in WORKERS:
+        assert metrics_port is None
+        assert "SWITCHBOARD_METRICS_PORT" not in env
+        assert main["ports"] == [{"name": "metrics", "containerPort": port}]
+        probe_port = "metrics"
+    else:
+        assert metrics_port not in (None, port)
+        assert env["SWITCHBOARD_METRICS_PORT"]["value"] == str(metrics_port)
+        assert main["ports"] == [
+            {"name": "http", "containerPort": port},
+            {"name": "metrics", "containerPort": metrics_port},
+        ]
+        probe_port = "http"
+    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": probe_port}
+    assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": probe_port}
     for kind in ("requests", "limits"):
         assert set(main["resources"][kind]) == {"cpu", "memory"}
     # hardening
@@ -150,13 +166,16 @@ def test_service_deployment(
     assert "emptyDir" in volumes[tmp["name"]]
     # companions
     service = named(docs, "Service", name)
-    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    targets = [p["targetPort"] for p in service["spec"]["ports"]]
+    assert targets == (["metrics"] if name in WORKERS else ["http", "metrics"])
     assert (
         named(docs, "PodDisruptionBudget", name)["spec"]["selector"]
         == deployment["spec"]["selector"]
     )
     monitor = named(docs, "ServiceMonitor", name)
-    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s"}]
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "15s"}
+    ]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -265,18 +284,27 @@ def test_network_policies(overlay: str, manifests: dict[str, list[dict[str, Any]
     }
     deny = policies.pop("default-deny-all")
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    # every container serves /metrics on its port named `http`, which the scrape policy names
-    # (so a new worker needs no entry in it)
+    # every container serves /metrics on its port named `metrics`, which the scrape policy
+    # names (so a new worker needs no entry in it); a public port is never that one
+    public = {}
     for deployment in of_kind(manifests[overlay], "Deployment"):
-        assert [p["name"] for p in container(deployment)["ports"]] == ["http"]
+        ports = {p["name"]: p["containerPort"] for p in container(deployment)["ports"]}
+        assert "metrics" in ports
+        if "http" in ports:
+            assert ports["http"] != ports["metrics"]
+            public[deployment["metadata"]["name"]] = ports["http"]
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/part-of"] == "switchboard"
+    assert public == {"ingest": 8080, "support": 8081}
     reachable = set()
     for name, spec in policies.items():
         for rule in spec.get("ingress", []):
             selector = spec["podSelector"]["matchLabels"]
             if selector.get("app.kubernetes.io/name"):
-                reachable.add(selector["app.kubernetes.io/name"])
+                target = selector["app.kubernetes.io/name"]
+                reachable.add(target)
+                # the public policies open the main port only, never the metrics one
+                assert rule["ports"] == [{"protocol": "TCP", "port": public[target]}], name
             else:  # the scrape policy: only the monitoring namespace, only the metrics ports
                 assert rule["from"] == [
                     {
@@ -285,7 +313,7 @@ def test_network_policies(overlay: str, manifests: dict[str, list[dict[str, Any]
                         }
                     }
                 ], name
-                assert rule["ports"] == [{"protocol": "TCP", "port": "http"}], name
+                assert rule["ports"] == [{"protocol": "TCP", "port": "metrics"}], name
         for rule in spec.get("egress", []):
             ports = {(p["protocol"], p["port"]) for p in rule["ports"]}
             assert ports in (

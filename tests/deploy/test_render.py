@@ -74,7 +74,7 @@ def assert_worker_is_deployed(docs: list[dict[str, Any]], folder: str, port: int
     deployment = named(docs, "Deployment", app)
     (main,) = deployment["spec"]["template"]["spec"]["containers"]
     assert main["command"] == ["python", "-m", f"services.{folder}"]
-    assert main["ports"] == [{"name": "http", "containerPort": port}]
+    assert main["ports"] == [{"name": "metrics", "containerPort": port}]
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     service = named(docs, "Service", app)
     assert service["spec"]["ports"][0]["port"] == port
@@ -92,7 +92,7 @@ def assert_worker_is_deployed(docs: list[dict[str, Any]], folder: str, port: int
     )
     # the job Prometheus gives it is the Service's name; ServiceDown must match it
     assert re.fullmatch(service_down_jobs(), app), f"SwitchboardServiceDown misses job {app}"
-    # network policy: its pod is selected by the scrape and egress allows, on its `http` port
+    # network policy: its pod is selected by the scrape and egress allows, on its `metrics` port
     selecting = [
         p
         for p in of_kind(docs, "NetworkPolicy")
@@ -108,7 +108,7 @@ def assert_worker_is_deployed(docs: list[dict[str, Any]], folder: str, port: int
         "allow-egress-https-to-providers",
     } <= names, names
     scrape = next(p for p in selecting if p["metadata"]["name"] == "allow-metrics-scrape")
-    assert {"protocol": "TCP", "port": "http"} in scrape["spec"]["ingress"][0]["ports"]
+    assert {"protocol": "TCP", "port": "metrics"} in scrape["spec"]["ingress"][0]["ports"]
     # its failure and replay topics
     topics = {t["spec"]["topicName"]: t for t in of_kind(docs, "KafkaTopic")}
     for topic in (f"{integration}.failed.v1", f"{integration}.replay.v1"):

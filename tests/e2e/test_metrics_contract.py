@@ -18,7 +18,7 @@ from tests.conftest import unique_email
 from tests.deploy.test_monitoring import queried_metrics
 from tests.tools import promtool
 
-from .conftest import PORTS, System, circle_member, wait_for
+from .conftest import System, circle_member, metrics_url, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,7 @@ TIME_WORDS = re.compile(r"(^|_)(latency|duration|age|time|delay|wait)(_|$)")
 
 
 def scrape(service: str) -> str:
-    response = httpx.get(f"http://127.0.0.1:{PORTS[service]}/metrics", timeout=10)
+    response = httpx.get(metrics_url(service), timeout=10)
     response.raise_for_status()
     return response.text
 
