@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from sandbox import control, trigger
+from sandbox import control, doctor_routes, trigger
 from sandbox.circle import routes as circle
 from sandbox.faults import FaultMiddleware
 from sandbox.guard import ProviderSpec
@@ -49,7 +49,7 @@ def create_app(
     app.state.sandbox = Sandbox(settings, clock)
     app.state.ingest_transport = ingest_transport
     providers = (circle.router, kit.router, hubspot.router, zendesk.router, stripe.router)
-    for router in (*providers, control.router, trigger.router):
+    for router in (*providers, control.router, doctor_routes.router, trigger.router):
         app.include_router(router)
     # The providers' own routes (full paths), for naming a faulted request by its template.
     routes = [route for router in providers for route in router.routes]

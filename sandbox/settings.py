@@ -43,6 +43,10 @@ class SandboxSettings(BaseSettings):
     stripe_api_key: str = _default("STRIPE_API_KEY")
     # Comma-separated, like ingest reads it; the sandbox signs with the first one.
     stripe_webhook_secrets: str = _default("STRIPE_WEBHOOK_SECRETS")
+    # Restricted keys of the stand-in Stripe account besides the standard one above, read-only
+    # unless `POST /_sandbox/doctor` says otherwise: what `switchboard doctor` expects a
+    # deployment to use (least privilege). Comma-separated.
+    sandbox_stripe_restricted_keys: str = "rk_test_local_dev_only"
 
     # Circle: 2,000 requests per 5 minutes per client IP.
     sandbox_circle_rate_limit: int = 2000
@@ -74,6 +78,10 @@ class SandboxSettings(BaseSettings):
     @property
     def webhook_secrets(self) -> list[str]:
         return _split(self.stripe_webhook_secrets)
+
+    @property
+    def stripe_restricted_keys(self) -> list[str]:
+        return _split(self.sandbox_stripe_restricted_keys)
 
     @property
     def circle_access_groups(self) -> list[str]:

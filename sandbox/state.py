@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.circle.store import CircleStore
+from sandbox.doctor import DoctorConfig
 from sandbox.faults import FaultBook
 from sandbox.hubspot.store import HubSpotStore
 from sandbox.kit.store import KitStore
@@ -100,6 +101,8 @@ class Sandbox:
         # HubSpot's CRM search has its own, lower limit, on top of the account's general one.
         self.hubspot_search_limiter = RateLimiter(settings.rate_limit("hubspot_search"))
         self.faults = FaultBook()
+        # The account settings `switchboard doctor` reads; healthy until a test changes them.
+        self.doctor = DoctorConfig()
 
     def reset(self, provider: str | None = None) -> None:
         """Forget records, counts, rate-limit windows and faults (seeded access groups stay)."""
@@ -110,6 +113,8 @@ class Sandbox:
             if name == "hubspot":
                 self.hubspot_search_limiter.reset()
         self.faults.clear(provider)
+        if provider is None:
+            self.doctor = DoctorConfig()
 
     def snapshot(self) -> dict[str, Any]:
         state: dict[str, Any] = {

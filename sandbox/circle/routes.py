@@ -74,6 +74,20 @@ def _page(request: Request, records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+@router.get(f"{V2}/community")
+async def show_community(request: Request) -> Response:
+    # The token's community: the cheap authenticated read `switchboard doctor` makes.
+    return reply(
+        {
+            "id": 1,
+            "name": "Switchboard sandbox",
+            "slug": "switchboard-sandbox",
+            "is_private": True,
+            "locale": "en",
+        }
+    )
+
+
 @router.get(f"{V2}/community_members/search")
 async def search_member(request: Request) -> Response:
     store = _store(request)

@@ -19,6 +19,7 @@ from sandbox.settings import SandboxSettings
 
 CONTACTS = "/crm/v3/objects/contacts"
 SEARCH = f"{CONTACTS}/search"
+TOKEN_INFO = "/oauth/v2/private-apps/get/access-token-info"
 PORTAL_ID = 1234567
 MAX_BATCH = 100
 
@@ -64,14 +65,14 @@ def _error(status: int) -> Response:
     return reply(_body("INTERNAL_ERROR", "internal error"), status)
 
 
-# The CRM search is a POST that only reads: counted under `reads`.
+# The CRM search and the token's info are POSTs that only read: counted under `reads`.
 SPEC = ProviderSpec(
     "hubspot",
     _authenticate,
     _unauthorized,
     _too_many,
     _error,
-    read_only=frozenset({f"POST {SEARCH}"}),
+    read_only=frozenset({f"POST {SEARCH}", f"POST {TOKEN_INFO}"}),
 )
 router = APIRouter(prefix=SPEC.prefix, dependencies=[guard(SPEC)])
 
@@ -274,3 +275,14 @@ def _property_json(definition: dict[str, Any]) -> dict[str, Any]:
         "calculated": False,
         "hubspotDefined": definition["name"] in BUILT_IN,
     }
+
+
+@router.post(TOKEN_INFO)
+async def access_token_info(request: Request) -> Response:
+    # A private app token's own details and scopes (what `switchboard doctor` checks).
+    sandbox = sandbox_of(request)
+    token = str((await json_body(request) or {}).get("tokenKey") or "")
+    if token != sandbox.settings.hubspot_token:
+        return _unauthorized(request)
+    scopes = list(sandbox.doctor.hubspot_scopes)
+    return reply({"userId": 7_000_001, "hubId": PORTAL_ID, "appId": 3_000_001, "scopes": scopes})

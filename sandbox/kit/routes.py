@@ -226,3 +226,21 @@ async def untag_by_id(request: Request, tag_id: str, id: str) -> Response:
     with missing_as(_not_found):
         _store(request).remove_tag(as_int(tag_id), subscriber_id=as_int(id))
     return Response(status_code=204)
+
+
+@router.get("/v4/account")
+async def get_account(request: Request) -> Response:
+    # The key's own account: the cheap authenticated read `switchboard doctor` makes.
+    owner = "owner@switchboard.local"
+    return reply(
+        {
+            "user": {"email": owner},
+            "account": {
+                "id": 5_000_001,
+                "name": "Switchboard sandbox",
+                "plan_type": "creator",
+                "primary_email_address": owner,
+                "created_at": "2024-01-01T00:00:00Z",
+            },
+        }
+    )

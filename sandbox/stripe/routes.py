@@ -1,7 +1,9 @@
 """Stripe API reads stand-in, mounted under `/stripe` (paths as on https://api.stripe.com).
 
-Only reads: ingest retrieves a customer, charge or subscription when an event lacks the email or
-the customer. The objects are the ones the sandbox's test events created (see `sandbox/trigger.py`).
+Reads (and one harmless write probe, see `account.py`): ingest retrieves a customer, charge or
+subscription when an event lacks the email or the customer. The objects are the ones the
+sandbox's test events created (see `sandbox/trigger.py`); `switchboard doctor` reads the account
+and its webhook endpoints.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import Response
 from sandbox.guard import ProviderSpec, bearer_token, guard, sandbox_of
 from sandbox.http import reply
 from sandbox.settings import SandboxSettings
+from sandbox.stripe import account
 from sandbox.stripe.events import API_VERSION
 
 KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")
@@ -37,8 +40,10 @@ def _presented_key(request: Request) -> str | None:
 
 
 def _authenticate(request: Request, settings: SandboxSettings) -> str | None:
+    # The account's standard key, or one of its restricted keys (`stripe/account.py`).
     key = _presented_key(request)
-    return key if key == settings.stripe_api_key else None
+    known = key == settings.stripe_api_key or key in settings.stripe_restricted_keys
+    return key if key is not None and known else None
 
 
 def mask_key(key: str) -> str:
@@ -129,3 +134,24 @@ for _path, _kind in (
 ):
     _name = f"get_{_kind.replace('.', '_')}"
     router.add_api_route(_path, _reader(_kind), methods=["GET"], name=_name)
+
+
+@router.get("/v1/account")
+async def get_account(request: Request) -> Response:
+    return reply(account.account(), 200, _headers())
+
+
+@router.get("/v1/webhook_endpoints")
+async def list_webhook_endpoints(request: Request) -> Response:
+    sandbox = sandbox_of(request)
+    key = _presented_key(request) or ""
+    return reply(account.webhook_endpoints(sandbox.doctor, sandbox.settings, key), 200, _headers())
+
+
+@router.post("/v1/customers/{id}")
+async def update_customer(request: Request, id: str) -> Response:
+    # Only what `switchboard doctor` probes a key with: no customer is ever changed here.
+    key = _presented_key(request) or ""
+    if not account.may_write(sandbox_of(request).doctor, key):
+        return reply(account.permission_error(mask_key(key)), 403, _headers())
+    return _read(request, "customer", id)

@@ -169,8 +169,16 @@ async def search(request: Request) -> Response:
     return reply({**body, "count": len(results)})
 
 
+async def current_user(request: Request) -> Response:
+    # The credential's own user (a cheap authenticated read; `switchboard doctor` makes it).
+    email = sandbox_of(request).settings.zendesk_email
+    user = {"id": 1_000_001, "name": "Switchboard bot", "email": email, "role": "agent"}
+    return reply({"user": {**user, "active": True, "verified": True, "suspended": False}})
+
+
 # Each path with and without `.json`; the template without it is what the counts show.
 for _path, _method, _endpoint in (
+    ("/users/me", "GET", current_user),
     ("/tickets", "POST", create_ticket),
     ("/tickets", "GET", list_tickets),
     ("/tickets/{id}", "GET", show_ticket),

@@ -19,6 +19,7 @@ from libs.reconcile.store import SweepStore
 
 from .admin_api import AdminApi
 from .canary import add_canary_parser, canary_from_args
+from .doctor import add_doctor_parser, doctor_from_args
 from .errors import USAGE, CliError
 from .follow import START_TIMEOUT_SECONDS, TIMEOUT_SECONDS
 from .reconcile import ReconcileOptions, reconcile_command
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("email", help="the customer's email address")
     add_canary_parser(commands, common)
+    add_doctor_parser(commands, common)
     return parser
 
 
@@ -156,6 +158,8 @@ async def _dispatch(args: argparse.Namespace, settings: CliSettings, deps: Deps)
     terminal = deps.terminal
     if args.command == "canary":
         return await canary_from_args(args, settings, terminal=terminal, transport=deps.transport)
+    if args.command == "doctor":
+        return await doctor_from_args(args, settings, terminal=terminal, transport=deps.transport)
     if args.command == "reconcile":
         options = ReconcileOptions(
             dry_run=args.dry_run,
