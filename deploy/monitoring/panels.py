@@ -326,4 +326,37 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
             ),
         ],
     ),
+    (
+        "Canary",
+        [
+            panel(
+                "Last canary run passed",
+                [target(f"max(switchboard_canary_success{{{NS}}})", "passed")],
+                "bool_yes_no",
+                "`switchboard canary` (every 15 minutes): a test purchase and refund through "
+                "ingest and every integration. The alert fires after two failures in a row.",
+                kind="stat",
+            ),
+            panel(
+                "Canary failures in a row",
+                [target(f"max(switchboard_canary_consecutive_failures{{{NS}}})", "failures")],
+                "short",
+                "Failed runs since the last one that passed (SwitchboardCanaryFailing at 2).",
+                kind="stat",
+            ),
+            panel(
+                "Canary run time",
+                [
+                    target(f"max(switchboard_canary_duration_seconds{{{NS}}})", "last run"),
+                    target(
+                        f"time() - max(switchboard_canary_last_run_timestamp_seconds{{{NS}}} > 0)",
+                        "since the last run",
+                    ),
+                ],
+                "s",
+                "Purchase to access removed, for the last run; and how long ago it ended "
+                "(over 15 minutes and growing: the CronJob is not running).",
+            ),
+        ],
+    ),
 ]
