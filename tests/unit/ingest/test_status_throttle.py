@@ -42,7 +42,7 @@ def status(client: TestClient, headers: dict[str, str] | None = None) -> int:
     response = client.get(
         "/v1/customers/status", params={"email": "nobody@example.com"}, headers=headers or {}
     )
-    return response.status_code
+    return int(response.status_code)
 
 
 def test_defaults_are_sixty_a_minute_per_ip_and_six_hundred_per_token() -> None:
@@ -102,3 +102,15 @@ def test_401s_are_counted_by_surface() -> None:
     status(client)
     status(client, APP)
     assert registry.get_sample_value("switchboard_http_unauthorized_total", labels) == 2
+
+
+def test_without_a_registry_given_401s_go_to_the_apps_registry() -> None:
+    """ingest's bootstrap hands no registry; the app factory keeps it in `app.state`."""
+    registry = CollectorRegistry()
+    settings = IngestSettings.load(env="local")
+    http = make_http_app(title="test", registry=registry, readiness={})
+    http.state.registry = registry
+    http.include_router(status_router(settings, InMemoryCustomers()))
+    status(TestClient(http), {"Authorization": "Bearer wrong"})
+    labels = {"surface": "status_api"}
+    assert registry.get_sample_value("switchboard_http_unauthorized_total", labels) == 1
