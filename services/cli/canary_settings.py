@@ -4,20 +4,26 @@ every setting (`SWITCHBOARD_*`, local defaults under `--local`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from libs.runtime.settings import ENV_PREFIX, SecretList, secret_list_validator
 
 from .errors import CliError
 from .settings import LOCAL_HINT, CliSettings
 
+#: where ingest takes Stripe's webhooks
+WEBHOOK_PATH = "/webhooks/stripe"
+
 
 class CanarySettings(CliSettings):
     #: ingest as Stripe reaches it: the canary posts to `{ingest_url}/webhooks/stripe` and asks
-    #: `{ingest_url}/v1/customers/status`
+    #: `{ingest_url}/v1/customers/status`. Unset, it is taken from `public_ingest_url`.
     ingest_url: str = "http://127.0.0.1:8080"
+    #: the webhook URL registered in Stripe (what `switchboard doctor` checks), so one setting
+    #: per environment serves both commands
+    public_ingest_url: str = ""
     #: ingest's signing secrets; the canary signs with the first, as Stripe does with the
     #: endpoint's current one
     stripe_webhook_secrets: SecretList = []
@@ -31,6 +37,12 @@ class CanarySettings(CliSettings):
     canary_poll_seconds: float = Field(default=1.0, gt=0)
 
     _split_canary = secret_list_validator("stripe_webhook_secrets", "app_tokens")
+
+    @model_validator(mode="after")
+    def _ingest_from_the_public_url(self) -> Self:
+        if "ingest_url" not in self.model_fields_set and self.public_ingest_url:
+            self.ingest_url = self.public_ingest_url.rstrip("/").removesuffix(WEBHOOK_PATH)
+        return self
 
     def require_webhook_secret(self) -> str:
         return _first(self.stripe_webhook_secrets, "STRIPE_WEBHOOK_SECRETS")

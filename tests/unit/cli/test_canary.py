@@ -223,3 +223,11 @@ async def test_missing_settings_are_named(captured: Captured) -> None:
 
 async def test_the_timeout_must_be_positive(captured: Captured) -> None:
     assert await run(["canary", "--timeout", "0"], deps(captured, settings())) == 2
+
+
+def test_the_ingest_url_may_come_from_the_public_webhook_url() -> None:
+    public = "https://hooks.example.com/webhooks/stripe"
+    assert settings(public_ingest_url=public).ingest_url == INGEST  # set: it wins
+    found = CanarySettings(env="local", public_ingest_url=public)
+    assert found.ingest_url == "https://hooks.example.com"
+    assert CanarySettings(env="local").ingest_url == "http://127.0.0.1:8080"
