@@ -98,7 +98,9 @@ def endpoint_checks(listed: httpx.Response, ingest_url: str) -> list[Check]:
     ]
     enabled = [e for e in ours if e.get("status") == "enabled"]
     if foreign:
-        detail = f"this account also delivers to {', '.join(foreign)}"
+        detail = f"this account delivers to {', '.join(foreign)} (another environment)"
+        if not ours:
+            detail += f", not to {ingest_url}"
         fix = f"remove the other environment's endpoint ({ENDPOINTS_FIX})"
         check = failed(name, detail, fix)
     elif not ours:

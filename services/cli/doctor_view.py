@@ -13,6 +13,9 @@ from .terminal import Terminal, new_table, plain, titled
 
 def show(checks: Sequence[Check], terminal: Terminal, *, as_json: bool) -> None:
     table = new_table("check", "", "detail", "fix")
+    for column in table.columns:
+        # A URL or a scope cut to "…" would hide the very thing to fix: wrap it instead.
+        column.overflow = "fold"
     for check in checks:
         mark = Text("✓", style="green") if check.ok else Text("✗", style="bold red")
         table.add_row(plain(check.name), mark, plain(check.detail), Text(check.fix))
