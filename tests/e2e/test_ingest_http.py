@@ -12,7 +12,7 @@ import pytest
 from sandbox.stripe.webhook import encode, sign
 from tests.conftest import unique_email
 
-from .conftest import System, wait_for
+from .conftest import System, metrics_url, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -139,7 +139,7 @@ def test_circle_confirmation_is_recorded_per_integration(system: System) -> None
 
 
 def test_metrics_count_webhooks_by_type_and_outcome(system: System) -> None:
-    text = httpx.get(f"{system.ingest}/metrics", timeout=10).text
+    text = httpx.get(metrics_url("ingest"), timeout=10).text  # /metrics: its own port
     assert (
         'switchboard_ingest_webhooks_total{outcome="accepted",provider="stripe",type="checkout.session.completed"}'
         in text
