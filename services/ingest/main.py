@@ -19,6 +19,7 @@ from .metrics import IngestMetrics
 from .routes import webhook_router
 from .settings import IngestSettings
 from .status import status_router
+from .status_token import status_token_router
 from .stripe_api import StripeApi
 
 
@@ -63,6 +64,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         webhook_router(settings, ingest.service, metrics),
         status_router(settings, status_customers),
         checkout_status_router(settings, status_customers),
+        status_token_router(settings, status_customers),
     ]
     app = create_service_app(
         broker,

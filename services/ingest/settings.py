@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from libs.contracts import INTEGRATIONS
 from libs.runtime.settings import SecretList, ServiceSettings, secret_list_validator
+
+#: what `make run` and the tests sign status tokens with (local mode only)
+LOCAL_STATUS_TOKEN_SECRET = "local-status-token-secret-dev-only"  # noqa: S105 (refused outside local)
 
 
 class IngestSettings(ServiceSettings):
@@ -31,6 +34,11 @@ class IngestSettings(ServiceSettings):
     checkout_status_ttl_seconds: int = Field(default=3600, gt=0)
     #: ... and at most this many requests per minute per client IP (429 beyond); 0 turns it off
     checkout_status_rate_limit: int = Field(default=120, ge=0)
+    #: HS256 secrets of the status tokens the app's backend signs (`GET /v1/customers/me/status`,
+    #: several while rolling; none: that route refuses every token), and their longest life. In
+    #: local mode, unset means `LOCAL_STATUS_TOKEN_SECRET`, which is refused anywhere else.
+    status_token_secrets: SecretList = []
+    status_token_max_ttl_seconds: int = Field(default=900, gt=0)
     stripe_api_base_url: str = "https://api.stripe.com"
     stripe_api_key: SecretStr = SecretStr("")
     max_body_bytes: int = 1024 * 1024
@@ -46,3 +54,18 @@ class IngestSettings(ServiceSettings):
     bench_bare_endpoint: bool = False
 
     _split = secret_list_validator("stripe_webhook_secrets", "app_tokens")
+    _split_status_token = secret_list_validator("status_token_secrets")
+
+    @model_validator(mode="after")
+    def _status_token_secrets(self) -> Self:
+        if self.local:
+            if not self.status_token_secrets:
+                self.status_token_secrets = [SecretStr(LOCAL_STATUS_TOKEN_SECRET)]
+            return self
+        values = [s.get_secret_value() for s in self.status_token_secrets]
+        if any(len(v) < 32 or v == LOCAL_STATUS_TOKEN_SECRET for v in values):
+            raise ValueError(
+                "refusing to start outside local mode: SWITCHBOARD_STATUS_TOKEN_SECRETS holds a "
+                "secret shorter than 32 characters or the local one (e.g. `openssl rand -hex 32`)"
+            )
+        return self

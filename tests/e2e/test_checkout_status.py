@@ -1,6 +1,7 @@
 """The app's status on the real stack: a purchase through the sandbox carries its Checkout Session
 id (as Stripe's success URL does), and ingest answers that buyer's status by it with no token;
-another, made-up or malformed id learns nothing, and the email lookup still wants its token."""
+another, made-up or malformed id learns nothing, and the email lookup still wants its token. And
+the other way for the app: a short-lived status token signed by its backend."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.ingest.settings import LOCAL_STATUS_TOKEN_SECRET
+from services.ingest.status_token import issue_status_token
 from tests.conftest import unique_email
 
 from .conftest import System
@@ -98,3 +101,34 @@ def test_another_made_up_or_malformed_session_learns_nothing(system: System) -> 
     malformed = by_session(system, "cus_123")
     assert malformed.status_code == 422, malformed.text
     assert malformed.json()["error"] == "invalid_checkout_session_id"
+
+
+def by_token(system: System, token: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    return httpx.get(f"{system.ingest}/v1/customers/me/status", headers=headers, timeout=10)
+
+
+def test_a_status_token_from_the_app_s_backend_answers_its_user_only(system: System) -> None:
+    email = unique_email("token")
+    sent = system.trigger("purchase", email=email)
+    poll(system, session_of(sent), lambda body: True, 10, "ingest to know the buyer")
+    secret = system.env.get("SWITCHBOARD_STATUS_TOKEN_SECRETS", LOCAL_STATUS_TOKEN_SECRET)
+    secret = secret.split(",")[0]
+    soon = int(time.time()) + 120
+
+    mine = by_token(system, issue_status_token(secret, email, soon))
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["lifecycle"] in ("paid", "active")
+    assert set(mine.json()["integrations"]) == {"circle", "convertkit", "crm"}
+
+    refused = {
+        "no token": None,
+        "the app token": "local-app-token",
+        "another secret": issue_status_token("x" * 40, email, soon),
+        "expired": issue_status_token(secret, email, int(time.time()) - 1),
+        "long-lived": issue_status_token(secret, email, int(time.time()) + 86_400),
+    }
+    for what, token in refused.items():
+        answer = by_token(system, token)
+        assert answer.status_code == 401, (what, answer.text)
+        assert answer.json()["error"] == "unauthorized"
