@@ -23,7 +23,7 @@ STRIMZI_MODELS_VERSION=1.0.1
 # the built-in kinds the manifests may use (strict schemas); add a kind here before using it
 KINDS=(namespace-v1 serviceaccount-v1 configmap-v1 service-v1 deployment-apps-v1
   poddisruptionbudget-policy-v1 horizontalpodautoscaler-autoscaling-v2
-  networkpolicy-networking-v1)
+  networkpolicy-networking-v1 cronjob-batch-v1)
 
 OUT=.cache/deploy
 BIN=$OUT/bin

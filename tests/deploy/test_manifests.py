@@ -382,3 +382,59 @@ def test_alerts_and_dashboard_ship_from_their_sources(
     assert dashboard["data"] == {
         "switchboard.json": (REPO / "deploy/monitoring/dashboard.json").read_text()
     }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_canary_runs_every_15_minutes_one_at_a_time_with_the_services_settings(
+    overlay: str, manifests: dict[str, list[dict[str, Any]]]
+) -> None:
+    docs = manifests[overlay]
+    cron = named(docs, "CronJob", "switchboard-canary")
+    spec = cron["spec"]
+    assert spec["schedule"] == "*/15 * * * *"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    job = spec["jobTemplate"]["spec"]
+    assert job["backoffLimit"] == 0  # a failed run is the measurement, not retried
+    assert job["activeDeadlineSeconds"] < 15 * 60
+    pod = job["template"]
+    labels = pod["metadata"]["labels"]
+    assert labels["app.kubernetes.io/part-of"] == "switchboard"  # DNS, store, HTTPS egress
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    (box,) = pod["spec"]["containers"]
+    assert box["command"][:4] == ["python", "-m", "services.cli", "canary"]
+    assert (
+        box["image"]
+        == named(docs, "Deployment", "support")["spec"]["template"]["spec"]["containers"][0][
+            "image"
+        ]
+    )
+    assert box["securityContext"]["readOnlyRootFilesystem"] is True
+    assert box["securityContext"]["allowPrivilegeEscalation"] is False
+    config = config_data(docs)
+    (ref,) = box["envFrom"]
+    assert ref["configMapRef"]["name"].startswith("switchboard-config")
+    env = {item["name"]: item for item in box["env"]}
+    for variable in (
+        "SWITCHBOARD_STRIPE_WEBHOOK_SECRETS",
+        "SWITCHBOARD_APP_TOKENS",
+        "SWITCHBOARD_MONGODB_URI",
+    ):
+        secret = env[variable]["valueFrom"]["secretKeyRef"]
+        assert secret == {"name": f"switchboard-{overlay}-credentials", "key": variable}
+    # ingest as Stripe reaches it, in this environment (the canary derives its address)
+    public = config["SWITCHBOARD_PUBLIC_INGEST_URL"]
+    assert public.startswith("https://")
+    assert public.endswith("/webhooks/stripe")
+    # the canary reaches ingest over HTTPS to its public address: egress every Switchboard pod has
+    https = [
+        p["spec"]
+        for p in of_kind(docs, "NetworkPolicy")
+        if any(
+            (r["protocol"], r["port"]) == ("TCP", 443)
+            for e in p["spec"].get("egress", [])
+            for r in e["ports"]
+        )
+    ]
+    assert https
+    assert https[0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/part-of": "switchboard"}
