@@ -102,6 +102,8 @@ def endpoint_checks(listed: httpx.Response, ingest_url: str) -> list[Check]:
         if not ours:
             detail += f", not to {ingest_url}"
         fix = f"remove the other environment's endpoint ({ENDPOINTS_FIX})"
+        if not ours:
+            fix = f"point it at {ingest_url}, or remove it and add that ({ENDPOINTS_FIX})"
         check = failed(name, detail, fix)
     elif not ours:
         urls = ", ".join(str(e.get("url")) for e in endpoints) or "none"

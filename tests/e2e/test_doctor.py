@@ -63,7 +63,9 @@ def provision(system: System) -> None:
         for group in {name for names_ in groups for name in names_} - existing:
             circle.post("/access_groups", json={"name": group}).raise_for_status()
         tags = load_section(DEFAULT_MAPPING_FILE, "convertkit", names).everything()
-        for tag in {name for names_ in tags for name in names_}:
+        # Only the missing ones: other tests count the calls the workers make for tags.
+        have = {t["name"] for t in system.state()["kit"]["tags"]}
+        for tag in {name for names_ in tags for name in names_} - have:
             kit.post("/tags", json={"name": tag}).raise_for_status()
 
 
