@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from libs.runtime.http import make_http_app
+from services.ingest.event_log import RECEIVED
 from services.ingest.metrics import IngestMetrics
 from services.ingest.routes import webhook_router
 from services.ingest.settings import IngestSettings
@@ -104,3 +105,18 @@ async def test_a_plain_event_still_goes_through(service: IngestOnStack) -> None:
     body = event(data={"object": {"id": "cus_ü", "name": "Zoë Ångström 😀"}})
     response = await post_signed(service, json.dumps(body, ensure_ascii=False).encode())
     assert response.status_code == 200, response.text
+
+
+async def test_a_deep_but_parseable_event_is_applied_like_any_other(
+    service: IngestOnStack,
+) -> None:
+    """Below the parser's limit the depth is only data: the event is stored as text and the
+    apply stage reads only the fields it knows, so it is applied (never stuck in the relay)."""
+    body = event()
+    body["data"]["object"]["metadata"] = json.loads("[" * 500 + "]" * 500)
+    response = await post_signed(service, json.dumps(body).encode())
+    assert response.status_code == 200, response.text
+    await service.drain()
+    stored = await service.events.get(body["id"])
+    assert stored is not None
+    assert stored["status"] != RECEIVED, stored  # applied (and published, or queued to be)
