@@ -40,6 +40,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         )
     )
     logging.basicConfig(handlers=[foreign], level=level.upper(), force=True)
+    # Python's warnings (a coroutine never awaited, a deprecation) are written to stderr as
+    # plain text otherwise; as log records they are JSON lines like the rest.
+    logging.captureWarnings(True)
     # FastStream gives its logger a handler of its own (coloured text on stderr) and stops it
     # propagating; its lines go through ours instead.
     streaming = logging.getLogger("faststream")

@@ -74,12 +74,25 @@ async def serve_async(app: FastAPI, settings: ServiceSettings) -> None:
         await main.serve()
         return
     metrics = _MetricsServer(_config(listener, settings, port, "off"))
-    side = asyncio.create_task(metrics.serve())
+    side = asyncio.create_task(_metrics_or_stop(metrics, main))
     try:
         await main.serve()
     finally:
         metrics.should_exit = True
-        await side
+        failed = await side
+    if failed:
+        raise SystemExit(3)  # uvicorn's code for a server that could not start
+
+
+async def _metrics_or_stop(metrics: uvicorn.Server, main: uvicorn.Server) -> bool:
+    """Serve metrics; if the listener cannot start (its port taken), stop the main server too,
+    through its own shutdown, and say so: a pod nobody can scrape must not look healthy."""
+    try:
+        await metrics.serve()
+    except SystemExit:  # uvicorn exits this way when it cannot bind
+        main.should_exit = True
+        return True
+    return False
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

@@ -142,3 +142,31 @@ def test_a_refusal_to_start_is_one_json_line() -> None:
         line["detail"]
     )
     assert "whsec_local_dev_only" not in done.stderr  # the name, never the value
+
+
+def test_a_metrics_port_in_use_stops_the_service_cleanly() -> None:
+    """Nobody could scrape it: it must not run as if healthy; it stops through its own shutdown
+    (JSON lines only) and exits non-zero, so the launcher or Kubernetes says so."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = environment(
+            SWITCHBOARD_ENV="local",
+            SWITCHBOARD_PORT=str(free_port()),
+            SWITCHBOARD_METRICS_PORT=str(taken.getsockname()[1]),
+            SWITCHBOARD_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1",
+            SWITCHBOARD_MONGODB_URI="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "services.ingest"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 3
+    lines = json_lines(done.stdout + done.stderr)
+    messages = [str(line.get("message")) for line in lines]
+    assert any("address already in use" in m for m in messages)
+    assert any("Application shutdown complete" in m for m in messages)
