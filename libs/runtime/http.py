@@ -132,7 +132,6 @@ def make_http_app(
     readiness: Mapping[str, ReadinessCheck],
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     openapi: bool = False,
-    metrics: bool = True,
 ) -> FastAPI:
     app = FastAPI(
         title=title,
@@ -200,10 +199,9 @@ def make_http_app(
         ready = all(results)
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    if metrics:
-
-        @app.get("/metrics", include_in_schema=False)
-        async def metrics_route() -> Response:
-            return metrics_response(registry)
+    # `for_deployment` (app.py) takes it away when it has a listener of its own
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return metrics_response(registry)
 
     return app
