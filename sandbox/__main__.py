@@ -14,7 +14,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from sandbox.app import create_app
-from sandbox.guard import CrossSiteGuard
 from sandbox.settings import SandboxSettings
 
 ENV_VARIABLE = "SWITCHBOARD_ENV"
@@ -34,11 +33,8 @@ def refuse_outside_local_mode(environ: Mapping[str, str]) -> str | None:
 
 
 def build_app(settings: SandboxSettings) -> FastAPI:
-    """The app this entry point serves: the sandbox behind its cross-site guard."""
-    app = create_app(settings)
-    # Outermost: a cross-site write is refused before faults, auth or counting.
-    app.add_middleware(CrossSiteGuard, settings=settings)
-    return app
+    """The app this entry point serves (`create_app` puts it behind its cross-site guard)."""
+    return create_app(settings)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from sandbox import control, doctor_routes, trigger
 from sandbox.circle import routes as circle
 from sandbox.faults import FaultMiddleware
-from sandbox.guard import ProviderSpec
+from sandbox.guard import CrossSiteGuard, ProviderSpec
 from sandbox.http import ReplyNow
 from sandbox.hubspot import routes as hubspot
 from sandbox.kit import routes as kit
@@ -54,6 +54,8 @@ def create_app(
     # The providers' own routes (full paths), for naming a faulted request by its template.
     routes = [route for router in providers for route in router.routes]
     app.add_middleware(FaultMiddleware, sandbox=app.state.sandbox, specs=SPECS, routes=routes)
+    # Outermost: a write from a web page is refused before faults, auth or counting.
+    app.add_middleware(CrossSiteGuard, settings=settings)
 
     @app.exception_handler(ReplyNow)
     async def reply_now(_: Request, exc: ReplyNow) -> Response:

@@ -29,11 +29,9 @@ from libs.runtime.clock import now
 from libs.runtime.http import ApiError
 from libs.runtime.throttle import Throttle, client_ip
 
-from .canonical import CanonicalCustomer, step_of
 from .customers import CustomerRepository
-from .next_step import next_step
 from .settings import IngestSettings
-from .status import CustomerStatus, IntegrationView
+from .status import CustomerStatus, status_of
 
 PATH = "/v1/checkout-sessions/{checkout_session_id}/status"
 
@@ -41,27 +39,6 @@ PATH = "/v1/checkout-sessions/{checkout_session_id}/status"
 class ErrorBody(BaseModel):
     error: str
     message: str
-
-
-def status_of(customer: CanonicalCustomer, enabled: list[str], at: datetime) -> CustomerStatus:
-    """The email status's body for `customer`, estimates told relative to `at`."""
-    steps = {name: step_of(customer, name) for name in enabled}
-    return CustomerStatus(
-        lifecycle=customer.lifecycle,
-        integrations={
-            name: IntegrationView(
-                status=step.status,
-                reason=step.reason,
-                since=step.since,
-                attempts=step.attempts,
-                updated_at=known.at if (known := customer.integrations.get(name)) else None,
-                expected_at=step.expected_at,
-            )
-            for name, step in steps.items()
-        },
-        needs_support=customer.needs_support,
-        next_step=next_step(customer, steps, at),
-    )
 
 
 def _not_found() -> ApiError:

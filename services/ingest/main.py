@@ -62,7 +62,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     status_customers = MongoCustomers(database(status_mongo, settings))
     http = [
         webhook_router(settings, ingest.service, metrics),
-        status_router(settings, status_customers),
+        status_router(settings, status_customers, registry=registry),
         checkout_status_router(settings, status_customers),
         status_token_router(settings, status_customers),
     ]

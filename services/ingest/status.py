@@ -24,7 +24,7 @@ from libs.runtime.clock import now
 from libs.runtime.http import ApiError
 from libs.runtime.throttle import Throttle, client_ip
 
-from .canonical import step_of
+from .canonical import CanonicalCustomer, step_of
 from .customers import CustomerRepository
 from .next_step import next_step
 from .settings import IngestSettings
@@ -61,6 +61,28 @@ class CustomerStatus(BaseModel):
         "is queued behind the provider's rate limit, which access and about when, e.g. "
         '"Payment received — your community access is queued behind other new members; '
         'expected within about 3 minutes."'
+    )
+
+
+def status_of(customer: CanonicalCustomer, enabled: list[str], at: datetime) -> CustomerStatus:
+    """The status body for `customer` (every status route answers it), estimates told
+    relative to `at`."""
+    steps = {name: step_of(customer, name) for name in enabled}
+    return CustomerStatus(
+        lifecycle=customer.lifecycle,
+        integrations={
+            name: IntegrationView(
+                status=step.status,
+                reason=step.reason,
+                since=step.since,
+                attempts=step.attempts,
+                updated_at=known.at if (known := customer.integrations.get(name)) else None,
+                expected_at=step.expected_at,
+            )
+            for name, step in steps.items()
+        },
+        needs_support=customer.needs_support,
+        next_step=next_step(customer, steps, at),
     )
 
 
@@ -172,22 +194,6 @@ def status_router(
         customer = await customers.find_by_email(email)
         if customer is None:
             raise ApiError(404, "customer_not_found", "no customer is known with this email")
-        steps = {name: step_of(customer, name) for name in enabled}
-        return CustomerStatus(
-            lifecycle=customer.lifecycle,
-            integrations={
-                name: IntegrationView(
-                    status=step.status,
-                    reason=step.reason,
-                    since=step.since,
-                    attempts=step.attempts,
-                    updated_at=known.at if (known := customer.integrations.get(name)) else None,
-                    expected_at=step.expected_at,
-                )
-                for name, step in steps.items()
-            },
-            needs_support=customer.needs_support,
-            next_step=next_step(customer, steps, clock()),
-        )
+        return status_of(customer, enabled, clock())
 
     return router

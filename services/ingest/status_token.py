@@ -28,10 +28,10 @@ from libs.runtime.clock import now
 from libs.runtime.http import ApiError
 from libs.runtime.throttle import Throttle, client_ip
 
-from .checkout_status import ErrorBody, status_of
+from .checkout_status import ErrorBody
 from .customers import CustomerRepository
 from .settings import IngestSettings
-from .status import CustomerStatus
+from .status import CustomerStatus, status_of
 
 PATH = "/v1/customers/me/status"
 #: longer than any token this route would accept; nothing longer is parsed
