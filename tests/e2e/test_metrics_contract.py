@@ -106,12 +106,17 @@ ALERTED_AT_ZERO = {
     "convertkit_sync": ['switchboard_sync_failures_total{integration="convertkit"}'],
     "crm_sync": ['switchboard_sync_failures_total{integration="crm"}'],
     "support": [
-        f'switchboard_support_tickets_created_total{{integration="{name}"}}'
-        for name in ("circle", "convertkit", "crm")
+        *(
+            f'switchboard_support_tickets_created_total{{integration="{name}"}}'
+            for name in ("circle", "convertkit", "crm")
+        ),
+        'switchboard_http_unauthorized_total{surface="admin_api"}',
+        'switchboard_http_unauthorized_total{surface="console_login"}',
     ],
     "ingest": [
         'switchboard_ingest_webhooks_total{outcome="timestamp_too_old",provider="stripe",'
-        'type="unknown"}'
+        'type="unknown"}',
+        'switchboard_http_unauthorized_total{surface="status_api"}',
     ],
 }
 
