@@ -128,8 +128,8 @@ async def test_off_means_only_on_demand_and_shadow_sweeps_as_a_dry_run(
 async def test_a_spent_monthly_quota_share_skips_the_sweep_with_the_reason(
     mongo_db: Any, sandbox: FastAPI
 ) -> None:
-    sweeps = await scheduler(mongo_db, sandbox, reconcile_interval_seconds=0, monthly_quota=10)
-    # 20 % of 10 calls = 2: the first sweep (group id + a page of memberships) fits
+    sweeps = await scheduler(mongo_db, sandbox, reconcile_interval_seconds=0, monthly_quota=20)
+    # 20 % of 20 calls = 4: the first sweep (two groups: an id and a page each) fits
     await sweeps.ctx.store.request("circle", dry_run=False, by="cli")
     first = await sweeps.once()
     assert first is not None
