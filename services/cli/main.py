@@ -18,7 +18,7 @@ from libs.contracts import INTEGRATIONS
 from libs.reconcile.store import SweepStore
 
 from .admin_api import AdminApi
-from .canary import add_canary_parser, canary_from_args
+from .canary import add_canary_parser, canary_from_args, seconds_argument
 from .doctor import add_doctor_parser, doctor_from_args
 from .errors import USAGE, CliError
 from .follow import START_TIMEOUT_SECONDS, TIMEOUT_SECONDS
@@ -40,16 +40,6 @@ class Deps:
     settings: CliSettings | None = None
     store: SweepStore | None = None
     transport: httpx.AsyncBaseTransport | None = None
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,14 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds_argument,
         default=TIMEOUT_SECONDS,
         metavar="SECONDS",
         help=f"give up following after this long (default {TIMEOUT_SECONDS:g})",
     )
     reconcile.add_argument(
         "--start-timeout",
-        type=_seconds,
+        type=seconds_argument,
         default=START_TIMEOUT_SECONDS,
         metavar="SECONDS",
         help=f"fail a request no worker took within this long (default {START_TIMEOUT_SECONDS:g})",

@@ -22,10 +22,10 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from libs.contracts import CUSTOMER_EVENTS, TOPIC_PARTITIONS
-from sandbox.stripe.webhook import encode, sign
 from tests.conftest import unique_email
 
 from .conftest import System, wait_for
+from .test_steps_and_order import post
 
 pytestmark = pytest.mark.e2e
 
@@ -63,16 +63,7 @@ def trigger(system: System, scenario: str, **fields: Any) -> Doc:
 
 def deliver(system: System, event: Doc) -> None:
     """Deliver an event the sandbox built earlier but held back (`deliver=False`)."""
-    payload = encode(event)
-    response = httpx.post(
-        f"{system.ingest}/webhooks/stripe",
-        content=payload,
-        headers={
-            "Stripe-Signature": sign(payload, SECRET, int(time.time())),
-            "Content-Type": "application/json",
-        },
-        timeout=10,
-    )
+    response = post(system, event)
     assert response.status_code == 200, response.text
 
 
