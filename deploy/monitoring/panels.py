@@ -333,7 +333,7 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
                 "Last canary run passed",
                 [target(f"max(switchboard_canary_success{{{NS}}})", "passed")],
                 "bool_yes_no",
-                "`switchboard canary` (every 15 minutes): a test purchase and refund through "
+                "`switchboard canary` (every 4 hours): a test purchase and refund through "
                 "ingest and every integration. The alert fires after two failures in a row.",
                 kind="stat",
             ),
@@ -355,7 +355,8 @@ ROWS: list[tuple[str, list[dict[str, Any]]]] = [
                 ],
                 "s",
                 "Purchase to access removed, for the last run; and how long ago it ended "
-                "(over 15 minutes and growing: the CronJob is not running).",
+                "(past the interval and growing: the CronJob is not running; "
+                "SwitchboardCanaryStale at 3 intervals).",
             ),
         ],
     ),

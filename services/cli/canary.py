@@ -1,7 +1,8 @@
 """`switchboard canary`: one synthetic customer all the way through, as a buyer would go.
 
-1. `purchase`: a signed `checkout.session.completed` for `canary+<run>@<domain>` buying the
-   canary product, posted to ingest's public webhook endpoint;
+1. `purchase`: a signed `checkout.session.completed` for `canary@<domain>` (the same customer
+   every run, as a returning buyer) buying the canary product, posted to ingest's public
+   webhook endpoint;
 2. `access granted`: ingest's status API says the customer has access and every integration
    synced it (the mapping routes the canary product to its own Circle group, Kit tag and
    HubSpot stage, so no real automation fires);
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -79,17 +80,35 @@ async def journey(
     """The four steps in order; the first that fails ends the run (the rest stay skipped)."""
     secret, token = settings.require_webhook_secret(), settings.require_app_token()
     deadline = time.monotonic() + limit
-    poll = settings.canary_poll_seconds
+    poll, run_started = settings.canary_poll_seconds, datetime.now(UTC)
+
+    async def purchase() -> str:
+        # An earlier run that stopped before its refund left the canary with access; buying
+        # again would change nothing (no new version, so nothing to sync and an old failure
+        # shown forever). Refund that first, dated a second before this purchase.
+        reset = ""
+        if has_access(await ingest.lifecycle(ids.email, token) or Lifecycle.LEAD):
+            earlier = replace(ids, run=f"{ids.run}reset")
+            await ingest.deliver(charge_refunded(earlier, ids.created - 1), secret)
+            await ingest.wait_until(
+                ids.email, token, REMOVED, deadline=deadline, poll=poll, run_started=run_started
+            )
+            reset = " (an earlier run had left access: refunded that first)"
+        return await ingest.deliver(checkout_completed(ids), secret) + reset
 
     def refund() -> Awaitable[str]:
         later = max(int(time.time()), ids.created + 1)  # after the purchase, in Stripe's order
         return ingest.deliver(charge_refunded(ids, later), secret)
 
     actions: list[Callable[[], Awaitable[str]]] = [
-        lambda: ingest.deliver(checkout_completed(ids), secret),
-        lambda: ingest.wait_until(ids.email, token, GRANTED, deadline=deadline, poll=poll),
+        purchase,
+        lambda: ingest.wait_until(
+            ids.email, token, GRANTED, deadline=deadline, poll=poll, run_started=run_started
+        ),
         refund,
-        lambda: ingest.wait_until(ids.email, token, REMOVED, deadline=deadline, poll=poll),
+        lambda: ingest.wait_until(
+            ids.email, token, REMOVED, deadline=deadline, poll=poll, run_started=run_started
+        ),
     ]
     steps = [Step(name) for name in STEPS]
     for step, action in zip(steps, actions, strict=True):
@@ -140,6 +159,7 @@ async def run_canary(
         steps=tuple(step.contract() for step in steps),
         failed_step=failed.name if failed else None,
         error=failed.detail if failed else None,
+        interval_seconds=settings.canary_interval_seconds,
     )
     recorded = await _record(runs, record, settings, terminal)
     terminal.tables(options.as_json).print(_report(ids, steps, ok, seconds))

@@ -29,12 +29,16 @@ class CanarySettings(CliSettings):
     stripe_webhook_secrets: SecretList = []
     #: the status API's tokens; the canary asks with the first
     app_tokens: SecretList = []
-    #: canary customers are `canary+<run>@<this domain>` (`.invalid` never receives mail)
+    #: the canary customer is `canary@<this domain>`, the same every run (`.invalid` never
+    #: receives mail)
     canary_email_domain: str = "canary.switchboard.invalid"
     #: the Stripe product the canary buys; the mapping routes it to its own group and tag
     canary_product: str = "prod_switchboard_canary"
     #: how often the canary asks whether the integrations are done
     canary_poll_seconds: float = Field(default=1.0, gt=0)
+    #: how often the canary is run (the CronJob's schedule): recorded with each run, so
+    #: `SwitchboardCanaryStale` knows when a run is overdue
+    canary_interval_seconds: float = Field(default=14400.0, gt=0)
 
     _split_canary = secret_list_validator("stripe_webhook_secrets", "app_tokens")
 

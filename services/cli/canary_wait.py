@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -78,9 +79,18 @@ class Ingest:
         return f"{event['type']} accepted ({event['id']})"
 
     async def wait_until(
-        self, email: str, token: str, wanted: Wanted, *, deadline: float, poll: float
+        self,
+        email: str,
+        token: str,
+        wanted: Wanted,
+        *,
+        deadline: float,
+        poll: float,
+        run_started: datetime | None = None,
     ) -> str:
-        """Ask until the customer is as `wanted`; what it is then, or `StepFailed`."""
+        """Ask until the customer is as `wanted`; what it is then, or `StepFailed`. A failure
+        from before `run_started` is an earlier run's, still shown until this run's outcome
+        replaces it."""
         last = "ingest does not know the customer yet"
         while True:
             answer = await self._status(email, token)
@@ -88,7 +98,7 @@ class Ingest:
                 pause = min(answer, MOST_RETRY_AFTER)
             else:
                 if answer is not None:
-                    done, last = judge(answer, wanted)
+                    done, last = judge(answer, wanted, run_started)
                     if done:
                         return last
                 pause = poll
@@ -96,6 +106,16 @@ class Ingest:
             if remaining <= 0:
                 raise StepFailed(f"timed out waiting for {wanted.what}: {last}")
             await self.sleep(min(pause, remaining))
+
+    async def lifecycle(self, email: str, token: str) -> Lifecycle | None:
+        """Where the customer stands now (None: not known, or not answered now)."""
+        answer = await self._status(email, token)
+        if not isinstance(answer, dict):
+            return None
+        try:
+            return Lifecycle(str(answer.get("lifecycle")))
+        except ValueError:
+            return None
 
     async def _status(self, email: str, token: str) -> dict[str, Any] | float | None:
         """The status body; None when not known (yet) or unreachable for now; a float: the
@@ -121,7 +141,9 @@ class Ingest:
         return body if isinstance(body, dict) else None
 
 
-def judge(status: dict[str, Any], wanted: Wanted) -> tuple[bool, str]:
+def judge(
+    status: dict[str, Any], wanted: Wanted, run_started: datetime | None = None
+) -> tuple[bool, str]:
     """Whether the status is what the canary waits for, and the status in a line."""
     lifecycle = str(status.get("lifecycle"))
     integrations: dict[str, dict[str, Any]] = status.get("integrations") or {}
@@ -129,7 +151,9 @@ def judge(status: dict[str, Any], wanted: Wanted) -> tuple[bool, str]:
     unsynced = []
     for name, view in sorted(integrations.items()):
         state = str(view.get("status"))
-        if state == "failed":
+        if state == "failed" and _before(view.get("since"), run_started):
+            unsynced.append(f"{name} pending, an earlier run's failure")
+        elif state == "failed":
             raise StepFailed(
                 f"{name} failed after {view.get('attempts') or 0} attempts "
                 "(support has the step and its error: switchboard status EMAIL)"
@@ -143,6 +167,17 @@ def judge(status: dict[str, Any], wanted: Wanted) -> tuple[bool, str]:
     except ValueError:
         in_place = False
     return in_place and not unsynced and bool(integrations), ", ".join(parts)
+
+
+def _before(since: Any, run_started: datetime | None) -> bool:
+    """Whether a step's `since` (ISO 8601) is before the run started (unknown: it is not)."""
+    if run_started is None or not isinstance(since, str):
+        return False
+    try:
+        at = datetime.fromisoformat(since)
+    except ValueError:
+        return False
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)) < run_started
 
 
 def _retry_after(response: httpx.Response) -> float:

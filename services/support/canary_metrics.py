@@ -1,4 +1,4 @@
-"""The canary's runs (`switchboard canary`, every 15 minutes from a CronJob) and the gauges
+"""The canary's runs (`switchboard canary`, every 4 hours from a CronJob) and the gauges
 support exports from them. The command is a short-lived job that Prometheus never scrapes, so
 each run is one document in the store's `canary_runs`; every support replica reads the latest
 ones periodically and shows them as
@@ -7,7 +7,9 @@ ones periodically and shows them as
 - `switchboard_canary_duration_seconds`: how long the last run took;
 - `switchboard_canary_consecutive_failures`: failed runs since the last success (the alert
   `SwitchboardCanaryFailing` fires at 2);
-- `switchboard_canary_last_run_timestamp_seconds`: when the last run ended (0: none yet).
+- `switchboard_canary_last_run_timestamp_seconds`: when the last run ended (0: none yet);
+- `switchboard_canary_interval_seconds`: how often the runs are meant to come, as the last run
+  recorded it (`SWITCHBOARD_CANARY_INTERVAL_SECONDS`: `SwitchboardCanaryStale` fires after 3).
 
 The document shape is the contract between the two; both sides use this module."""
 
@@ -29,10 +31,13 @@ Document = dict[str, Any]
 COLLECTION = "canary_runs"
 #: the runs read per refresh: more than any failure streak worth counting exactly
 READ_LIMIT = 100
-#: runs older than this are deleted when a new one is recorded (96 runs a day at 15 minutes)
+#: runs older than this are deleted when a new one is recorded (6 runs a day at 4 hours, 96
+#: at 15 minutes)
 KEEP = timedelta(days=14)
 #: how often support reads the runs again
 REFRESH_SECONDS = 15.0
+#: the CronJob's schedule (every 4 hours) when a run does not say
+DEFAULT_INTERVAL_SECONDS = 14400.0
 
 log = get_logger()
 
@@ -49,6 +54,8 @@ class CanaryRun:
     #: the first step that failed, and why
     failed_step: str | None = None
     error: str | None = None
+    #: the schedule's interval the run was started under
+    interval_seconds: float = DEFAULT_INTERVAL_SECONDS
 
     def document(self) -> Document:
         return {
@@ -60,6 +67,7 @@ class CanaryRun:
             "steps": list(self.steps),
             "failed_step": self.failed_step,
             "error": self.error,
+            "interval_seconds": self.interval_seconds,
         }
 
     @classmethod
@@ -73,6 +81,7 @@ class CanaryRun:
             steps=tuple(doc.get("steps") or ()),
             failed_step=doc.get("failed_step"),
             error=doc.get("error"),
+            interval_seconds=float(doc.get("interval_seconds") or DEFAULT_INTERVAL_SECONDS),
         )
 
 
@@ -102,6 +111,7 @@ class CanarySummary:
     seconds: float
     consecutive_failures: int
     finished_at: datetime
+    interval_seconds: float = DEFAULT_INTERVAL_SECONDS
 
 
 def summarize(runs: list[CanaryRun]) -> CanarySummary | None:
@@ -114,7 +124,7 @@ def summarize(runs: list[CanaryRun]) -> CanarySummary | None:
             break
         failures += 1
     last = runs[0]
-    return CanarySummary(last.ok, last.seconds, failures, last.finished_at)
+    return CanarySummary(last.ok, last.seconds, failures, last.finished_at, last.interval_seconds)
 
 
 class CanaryGauges:
@@ -140,6 +150,12 @@ class CanaryGauges:
             "When the last canary run ended (unix time); 0 when none ran yet.",
             registry=registry,
         )
+        self.interval = Gauge(
+            "switchboard_canary_interval_seconds",
+            "How often canary runs are meant to come (the last run's "
+            "SWITCHBOARD_CANARY_INTERVAL_SECONDS); 0 when none ran yet.",
+            registry=registry,
+        )
 
     def show(self, summary: CanarySummary | None) -> None:
         if summary is None:
@@ -148,6 +164,7 @@ class CanaryGauges:
         self.duration.set(summary.seconds)
         self.consecutive_failures.set(summary.consecutive_failures)
         self.last_run.set(summary.finished_at.timestamp())
+        self.interval.set(summary.interval_seconds)
 
 
 async def refresh_once(gauges: CanaryGauges, runs: RunSource) -> None:

@@ -20,6 +20,7 @@ from libs.runtime.local_defaults import LOCAL_DEFAULTS
 from . import conftest
 from .conftest import System, circle_member, wait_for
 from .test_all_integrations import crm_lifecycle, kit_tags
+from .test_provider_costs import PROVIDERS, quiet
 
 pytestmark = pytest.mark.e2e
 
@@ -85,8 +86,7 @@ def test_the_canary_buys_syncs_refunds_and_leaves_nothing_behind(system: System)
     assert all(s["result"] == "ok" for s in answer["steps"]), answer
     assert answer["seconds"] > 0
     email = answer["email"]
-    assert email.startswith("canary+")
-    assert email.endswith("@canary.switchboard.invalid")
+    assert email == "canary@canary.switchboard.invalid"
 
     # access is gone everywhere, and was only ever the canary's own
     member = circle_member(system.state(), email)
@@ -122,3 +122,52 @@ def test_the_canary_buys_syncs_refunds_and_leaves_nothing_behind(system: System)
     assert duration is not None
     assert duration > 0
     assert (sample(text, "switchboard_canary_last_run_timestamp_seconds") or 0) > 0
+
+
+def test_every_run_is_the_same_customer_and_costs_only_the_grant_and_the_revoke(
+    system: System,
+) -> None:
+    code, first, stderr = canary(system)
+    assert code == 0, stderr[-3000:]
+    before = quiet(system)
+    code, second, stderr = canary(system)
+    assert code == 0, stderr[-3000:]
+    after = quiet(system)
+    spent = {p: after[p] - before[p] for p in PROVIDERS}
+    print(f"one canary run of a known customer costs {spent}")
+    # one customer for every run: nothing piles up at the providers
+    assert second["email"] == first["email"]
+    state = system.state()
+    members = [m for m in state["circle"]["members"] if m["email"] == first["email"]]
+    assert len(members) == 1
+    found = httpx.get(
+        f"{system.support}/api/customers", params={"q": first["email"]}, headers=ADMIN, timeout=10
+    ).json()["customers"]
+    assert [c["email"] for c in found] == [first["email"]]
+    # Circle's monthly quota is small: the grant and the revoke, nothing else
+    assert spent["circle"] == 2, spent
+    assert spent["kit"] == 2, spent  # tag `canary`, untag it
+    assert spent["hubspot"] <= 3, spent  # paid, active, canceled (concurrent ones share a batch)
+
+
+def test_a_run_after_a_failed_one_heals_the_canary(system: System) -> None:
+    # Circle fails the grant for good: the run fails at "access granted", with access left
+    # half granted and a failure on the status
+    system.fault(provider="circle", status=503)
+    try:
+        code, failed, _ = canary(system, "--timeout", "90")
+    finally:
+        system.clear_faults()
+    assert code == 1
+    steps = {s["name"]: s for s in failed["steps"]}
+    assert steps["access granted"]["result"] == "failed", failed
+    assert "circle failed" in steps["access granted"]["detail"]
+    assert steps["refund"]["result"] == "skipped"
+
+    # the next run refunds what the failed one left, then goes all the way through
+    code, healed, stderr = canary(system)
+    assert code == 0, stderr[-3000:]
+    assert "refunded that first" in healed["steps"][0]["detail"], healed
+    page = customer_page(system, healed["email"])
+    assert page["customer"]["lifecycle"] == "canceled"
+    assert {v["status"] for v in page["integrations"].values()} == {"synced"}

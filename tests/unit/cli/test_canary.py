@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -53,6 +54,8 @@ class FakeIngest:
     reads: int = 0
     lifecycle: str | None = None
     synced_at_read: int = 0
+    #: an integration an earlier run left failed (shown until this run's first outcome)
+    earlier_failure: str | None = None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST" and request.url.path == "/webhooks/stripe":
@@ -88,6 +91,9 @@ class FakeIngest:
             if name == self.fail and self.lifecycle == "paid":
                 state = "failed"
             views[name] = {"status": state, "reason": None if synced else "queued"}
+            if name == self.earlier_failure and not (self.events and synced):
+                an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+                views[name] = {"status": "failed", "since": an_hour_ago.isoformat()}
         return httpx.Response(200, json={"lifecycle": self.lifecycle, "integrations": views})
 
 
@@ -141,9 +147,7 @@ async def test_a_run_buys_waits_refunds_waits_and_is_recorded(captured: Captured
     assert (buy["type"], refund["type"]) == ("checkout.session.completed", "charge.refunded")
     assert refund["created"] > buy["created"]
     email = buy["data"]["object"]["customer_details"]["email"]
-    assert email == body["email"]
-    assert email.startswith("canary+")
-    assert email.endswith("@canary.switchboard.invalid")
+    assert email == body["email"] == "canary@canary.switchboard.invalid"
     (run,) = runs.recorded
     assert run.ok
     assert run.failed_step is None
@@ -210,9 +214,44 @@ async def test_the_command_line_with_a_wrong_token(captured: Captured) -> None:
     )
     assert code == 1
     steps = answer(captured)["steps"]
-    assert steps[1]["result"] == "failed"
-    assert "SWITCHBOARD_APP_TOKENS" in steps[1]["detail"]
+    # the purchase asks first where the canary stands, so nothing is bought with a bad token
+    assert steps[0]["result"] == "failed"
+    assert "SWITCHBOARD_APP_TOKENS" in steps[0]["detail"]
     assert TOKEN not in captured.out + captured.err
+
+
+async def test_every_run_buys_as_the_same_customer(captured: Captured) -> None:
+    ingest = FakeIngest()
+    assert await canary(captured, ingest) == 0
+    assert await canary(captured, ingest) == 0
+    buys = [e["data"]["object"] for e in ingest.events if e["type"] == "checkout.session.completed"]
+    assert len(buys) == 2
+    assert {b["customer"] for b in buys} == {buys[0]["customer"]}
+    assert {b["customer_details"]["email"] for b in buys} == {"canary@canary.switchboard.invalid"}
+    assert len({e["id"] for e in ingest.events}) == 4  # each run's events are its own
+
+
+async def test_an_earlier_runs_failure_does_not_fail_this_run(captured: Captured) -> None:
+    # canceled, with Circle's last outcome a failure from an hour ago: this run's purchase
+    # gets an outcome of its own, and only that one counts
+    ingest = FakeIngest(lifecycle="canceled", earlier_failure="circle")
+    assert await canary(captured, ingest) == 0
+    assert answer(captured)["ok"] is True
+
+
+async def test_access_an_earlier_run_left_is_refunded_before_buying(captured: Captured) -> None:
+    # an earlier run stopped before its refund: buying again would change nothing
+    ingest = FakeIngest(lifecycle="active", earlier_failure="circle")
+    assert await canary(captured, ingest) == 0
+    reset, buy, refund = ingest.events
+    assert [e["type"] for e in (reset, buy, refund)] == [
+        "charge.refunded",
+        "checkout.session.completed",
+        "charge.refunded",
+    ]
+    assert reset["created"] < buy["created"] < refund["created"]  # in Stripe's order
+    assert len({reset["id"], refund["id"]}) == 2
+    assert "refunded that first" in answer(captured)["steps"][0]["detail"]
 
 
 async def test_missing_settings_are_named(captured: Captured) -> None:

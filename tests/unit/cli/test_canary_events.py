@@ -26,11 +26,15 @@ IDS = CanaryIds.new(
 )
 
 
-def test_a_run_has_its_own_customer_and_address() -> None:
+def test_every_run_is_the_same_customer_with_ids_of_its_own() -> None:
     other = CanaryIds.new(domain="canary.switchboard.invalid", product="p", now=IDS.created)
     assert IDS.run != other.run
-    assert IDS.email == f"canary+{IDS.run}@canary.switchboard.invalid"
+    assert IDS.email == other.email == "canary@canary.switchboard.invalid"
+    assert IDS.customer == other.customer
     assert IDS.customer.startswith("cus_canary")
+    assert IDS.id("evt") != other.id("evt")
+    elsewhere = CanaryIds.new(domain="staging.example.invalid", product="p", now=IDS.created)
+    assert elsewhere.customer != IDS.customer  # one customer per address
     assert checkout_completed(IDS) == checkout_completed(IDS)  # pure
 
 

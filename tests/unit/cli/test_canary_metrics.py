@@ -1,5 +1,6 @@
 """The canary's runs as support exports them: the last run's verdict and duration, and the
-failures since the last success (what `SwitchboardCanaryFailing` fires on)."""
+failures since the last success (what `SwitchboardCanaryFailing` fires on), and when the last
+run ended against the interval it ran under (`SwitchboardCanaryStale`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from services.support.canary_metrics import (
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-def run(i: int, ok: bool, seconds: float = 12.5) -> CanaryRun:
+def run(i: int, ok: bool, seconds: float = 12.5, every: float = 14400.0) -> CanaryRun:
     started = T0 + timedelta(minutes=15 * i)
     return CanaryRun(
         run_id=f"r{i}",
@@ -29,6 +30,7 @@ def run(i: int, ok: bool, seconds: float = 12.5) -> CanaryRun:
         steps=({"name": "purchase", "ok": ok},),
         failed_step=None if ok else "access granted",
         error=None if ok else "circle failed after 4 attempts",
+        interval_seconds=every,
     )
 
 
@@ -59,9 +61,12 @@ def test_failures_count_back_to_the_last_success() -> None:
 
 
 def test_a_document_round_trips() -> None:
-    original = run(1, False)
+    original = run(1, False, every=900.0)
     assert CanaryRun.from_document(original.document()) == original
     assert original.document()["_id"] == "r1"
+    # a run recorded before runs said their interval: the CronJob's default
+    older = {k: v for k, v in original.document().items() if k != "interval_seconds"}
+    assert CanaryRun.from_document(older).interval_seconds == 14400.0
 
 
 async def test_the_gauges_show_the_last_run() -> None:
@@ -70,6 +75,7 @@ async def test_the_gauges_show_the_last_run() -> None:
     await refresh_once(gauges, Runs([]))
     assert value(registry, "switchboard_canary_consecutive_failures") == 0
     assert value(registry, "switchboard_canary_last_run_timestamp_seconds") == 0
+    assert value(registry, "switchboard_canary_interval_seconds") == 0
 
     runs = Runs([run(1, True, 20.0), run(2, False, 180.0), run(3, False, 181.0)])
     await refresh_once(gauges, runs)
@@ -79,8 +85,11 @@ async def test_the_gauges_show_the_last_run() -> None:
     last = run(3, False, 181.0).finished_at.timestamp()
     assert value(registry, "switchboard_canary_last_run_timestamp_seconds") == last
 
-    runs.runs.append(run(4, True, 14.0))
+    assert value(registry, "switchboard_canary_interval_seconds") == 14400.0
+
+    runs.runs.append(run(4, True, 14.0, every=3600.0))  # the schedule was changed
     await refresh_once(gauges, runs)
+    assert value(registry, "switchboard_canary_interval_seconds") == 3600.0
     assert value(registry, "switchboard_canary_success") == 1
     assert value(registry, "switchboard_canary_duration_seconds") == 14.0
     assert value(registry, "switchboard_canary_consecutive_failures") == 0
