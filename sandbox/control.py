@@ -1,4 +1,5 @@
-"""The test-control API under `/_sandbox`: read the state, inject and clear faults, reset.
+"""The test-control API under `/_sandbox`: read the state, inject and clear faults, change the
+lags of the eventually consistent reads, reset.
 
 No auth: it is a development tool, and the sandbox binds to 127.0.0.1 only.
 """
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
+from sandbox.consistency import Consistency
 from sandbox.faults import FaultRequest
 from sandbox.guard import sandbox_of
 from sandbox.http import ReplyNow, reply
@@ -72,6 +74,21 @@ async def add_fault(request: Request) -> Response:
 async def clear_faults(request: Request) -> Response:
     provider = _provider_param(request)
     return reply({"cleared": sandbox_of(request).faults.clear(provider)})
+
+
+@router.get("/consistency")
+async def get_consistency(request: Request) -> Response:
+    return reply(sandbox_of(request).consistency.model_dump())
+
+
+@router.put("/consistency")
+async def set_consistency(request: Request) -> Response:
+    """Change the lags given (seconds, 0 to 3600); the others stay. Reset restores both."""
+    sandbox = sandbox_of(request)
+    update = await parsed(request, Consistency, "invalid_consistency")
+    merged = sandbox.consistency.model_dump() | update.model_dump(exclude_unset=True)
+    sandbox.consistency = Consistency.model_validate(merged)
+    return reply(sandbox.consistency.model_dump())
 
 
 @router.post("/reset")

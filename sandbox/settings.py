@@ -3,6 +3,7 @@
 Credentials use the same names as the services (`SWITCHBOARD_CIRCLE_TOKEN`, ...) so one environment
 configures both sides; each falls back to the local default, as `make run` does. The rate limits
 start at the real providers' published values; tests and benchmarks raise them (0 turns one off).
+So do the lags of Kit's lists and HubSpot's search (0: a write shows up there at once).
 """
 
 from __future__ import annotations
@@ -74,6 +75,15 @@ class SandboxSettings(BaseSettings):
     # property fails as it does on the real account.
     sandbox_hubspot_custom_properties: str = "switchboard_lifecycle,switchboard_customer_id"
     sandbox_zendesk_idempotency_ttl_s: float = Field(default=7200.0, gt=0)
+
+    # Eventual consistency, where the providers have it (`sandbox/replica.py`): Kit's list and
+    # filter endpoints lag writes by ~30 s at the median (up to ~5 min), HubSpot's CRM search by
+    # seconds (up to ~30 s). The defaults are Kit's median and a typical HubSpot lag rather than
+    # the tails: realistic enough that `make run` shows read-after-write going stale, short
+    # enough that a developer waits it out. Tests and benchmarks that make drift by hand and
+    # sweep at once set 0; tests about the lag change it at runtime (`/_sandbox/consistency`).
+    sandbox_kit_list_lag_s: float = Field(default=30.0, ge=0)
+    sandbox_hubspot_search_lag_s: float = Field(default=5.0, ge=0)
 
     @property
     def webhook_secrets(self) -> list[str]:

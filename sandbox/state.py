@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.circle.store import CircleStore
+from sandbox.consistency import Consistency
 from sandbox.doctor import DoctorConfig
 from sandbox.faults import FaultBook
 from sandbox.hubspot.store import HubSpotStore
@@ -90,8 +91,10 @@ class Sandbox:
     def __init__(self, settings: SandboxSettings, clock: Clock = WALL_CLOCK) -> None:
         self.settings = settings
         self.circle = CircleStore(settings.circle_access_groups, clock)
-        self.kit = KitStore(clock)
-        self.hubspot = HubSpotStore(settings.hubspot_custom_properties, clock)
+        self.kit = KitStore(clock, settings.sandbox_kit_list_lag_s)
+        self.hubspot = HubSpotStore(
+            settings.hubspot_custom_properties, clock, settings.sandbox_hubspot_search_lag_s
+        )
         self.zendesk = ZendeskStore(
             settings.zendesk_email, settings.sandbox_zendesk_idempotency_ttl_s, clock
         )
@@ -104,14 +107,29 @@ class Sandbox:
         # The account settings `switchboard doctor` reads; healthy until a test changes them.
         self.doctor = DoctorConfig()
 
+    @property
+    def consistency(self) -> Consistency:
+        return Consistency(
+            kit_list_lag_s=self.kit.list_lag_s, hubspot_search_lag_s=self.hubspot.index.lag_s
+        )
+
+    @consistency.setter
+    def consistency(self, lags: Consistency) -> None:
+        self.kit.list_lag_s = lags.kit_list_lag_s
+        self.hubspot.index.lag_s = lags.hubspot_search_lag_s
+
     def reset(self, provider: str | None = None) -> None:
-        """Forget records, counts, rate-limit windows and faults (seeded access groups stay)."""
+        """Forget records, counts, rate-limit windows and faults (seeded access groups stay);
+        the lags go back to the configured ones."""
         for name in PROVIDERS if provider is None else (provider,):
             getattr(self, name).reset()
             self.logs[name].clear()
             self.limiters[name].reset()
+            if name == "kit":
+                self.kit.list_lag_s = self.settings.sandbox_kit_list_lag_s
             if name == "hubspot":
                 self.hubspot_search_limiter.reset()
+                self.hubspot.index.lag_s = self.settings.sandbox_hubspot_search_lag_s
         self.faults.clear(provider)
         if provider is None:
             self.doctor = DoctorConfig()

@@ -219,6 +219,9 @@ def main() -> None:
         "SWITCHBOARD_SANDBOX_KIT_RATE_LIMIT": "0",
         "SWITCHBOARD_RATE_LIMIT": "0",  # the workers' pacing, like the sandbox's limits
         "SWITCHBOARD_SANDBOX_HUBSPOT_RATE_LIMIT": "0",
+        # Kit's lists and HubSpot's search without their lag: drift is made and swept at once.
+        "SWITCHBOARD_SANDBOX_KIT_LIST_LAG_S": "0",
+        "SWITCHBOARD_SANDBOX_HUBSPOT_SEARCH_LAG_S": "0",
     }
     stack = Stack(default_specs(PORTS), env, REPO / ".run" / "bench" / "logs")
     started = time.monotonic()

@@ -454,6 +454,9 @@ def stack_env(bootstrap: str, mongo: str) -> dict[str, str]:
         "SWITCHBOARD_SANDBOX_KIT_RATE_LIMIT": "0",
         "SWITCHBOARD_RATE_LIMIT": "0",  # the workers' pacing, like the sandbox's limits
         "SWITCHBOARD_SANDBOX_HUBSPOT_RATE_LIMIT": "0",
+        # Kit's lists and HubSpot's search without their lag: drift is made and swept at once.
+        "SWITCHBOARD_SANDBOX_KIT_LIST_LAG_S": "0",
+        "SWITCHBOARD_SANDBOX_HUBSPOT_SEARCH_LAG_S": "0",
     }
 
 

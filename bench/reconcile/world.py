@@ -61,7 +61,10 @@ class World:
 
 def build() -> World:
     # the sandbox's rate limits are its defaults: the providers' published ones
-    app = create_app(SandboxSettings(**TOKENS))
+    # ... but no list or search lag: the bench makes drift by hand and sweeps at once
+    app = create_app(
+        SandboxSettings(**TOKENS, sandbox_kit_list_lag_s=0, sandbox_hubspot_search_lag_s=0)
+    )
     transport = httpx.ASGITransport(app=app)
     integrations = {}
     for name, (kind, settings_type, urls) in _KINDS.items():

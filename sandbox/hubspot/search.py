@@ -6,8 +6,9 @@ all); one sort; `limit` up to 200 (default 10); `after` is an offset, and no pag
 the 10,000th result, so a big account has to page by keys (`hs_object_id GT <last id>`, sorted
 ascending) instead of by offset. `hs_object_id` compares as a number, `createdate` and
 `lastmodifieddate` as instants (epoch milliseconds or ISO 8601), other values as numbers when
-both sides are numbers, else as case-insensitive text. Unlike HubSpot, whose search index lags
-writes by seconds, the stand-in finds a write at once.
+both sides are numbers, else as case-insensitive text. Like HubSpot's, whose search index lags
+writes by seconds, the search reads contacts as they were `hubspot_search_lag_s` ago
+(`HubSpotStore.searchable`); reads by id stay fresh.
 
 Parsing raises `Invalid` with the message of the 400 VALIDATION_ERROR the route answers.
 """

@@ -1,4 +1,9 @@
-"""HubSpot CRM records: contacts and their properties, and which properties exist."""
+"""HubSpot CRM records: contacts and their properties, and which properties exist.
+
+HubSpot's CRM search reads an index that lags writes by seconds (up to about 30 s); reads by id
+or email and batch reads are consistent. So every contact version also goes to a lagged view
+(`sandbox/replica.py`), and the search (`searchable`) reads that.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.records import WALL_CLOCK, Clock, EmailIndex, id_counter, iso
+from sandbox.replica import LaggedView
 
 # The lifecycle stages in order; HubSpot will not move a contact to an earlier one.
 LIFECYCLE_STAGES = (
@@ -59,19 +65,24 @@ class Conflict(Exception):
 
 
 class HubSpotStore:
-    def __init__(self, custom_properties: Iterable[str], clock: Clock = WALL_CLOCK) -> None:
+    def __init__(
+        self, custom_properties: Iterable[str], clock: Clock = WALL_CLOCK, search_lag_s: float = 0.0
+    ) -> None:
         self._clock = clock
         self._seed_custom = tuple(custom_properties)
         self._ids = id_counter(1_001)
         self.contacts: dict[str, Contact] = {}
         self.by_email = EmailIndex()
         self.custom_properties: dict[str, dict[str, Any]] = {}
+        # The search index: contact versions, `search_lag_s` behind
+        self.index = LaggedView[str, Contact](search_lag_s, clock)
         self.reset()
 
     def reset(self) -> None:
         self.contacts.clear()
         self.by_email.clear()
         self.custom_properties.clear()
+        self.index.clear()
         for name in self._seed_custom:
             self.define_property(
                 {"name": name, "label": name, "type": "string", "fieldType": "text"}
@@ -143,6 +154,12 @@ class HubSpotStore:
             contact.properties[name] = text
         contact.properties["lastmodifieddate"] = iso(self._clock())
         self.by_email.put(contact.email, contact.id)
+        # A copy: the fresh contact changes in place, the index's version must not.
+        self.index.write(contact.id, Contact(contact.id, dict(contact.properties)))
+
+    def searchable(self) -> Iterable[Contact]:
+        """The contacts the search index shows (with no lag, the fresh ones: the same answer)."""
+        return self.index.as_of().values() if self.index.lagging else self.contacts.values()
 
     # -- JSON ------------------------------------------------------------------------------
     @staticmethod

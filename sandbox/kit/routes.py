@@ -109,6 +109,7 @@ async def upsert_subscriber(request: Request) -> Response:
 @router.get("/v4/subscribers")
 async def list_subscribers(request: Request) -> Response:
     # `status` defaults to active, so cancelled or bounced people stay hidden without `all`.
+    # A list, by email too: read from Kit's lagging replica (`KitStore.listed`).
     query = request.query_params
     found = _store(request).listed(query.get("status", "active"), query.get("email_address"))
     return reply(_cursor_page(request, "subscribers", [KitStore.subscriber_json(s) for s in found]))
@@ -185,11 +186,11 @@ async def tag_subscribers(request: Request, tag_id: str) -> Response:
     store = _store(request)
     with missing_as(_not_found):
         tag = store.tag(as_int(tag_id))
+    # A list: read from Kit's lagging replica (`KitStore.tag_members`), tagged_at included.
     status = request.query_params.get("status", "active")
     records = [
-        KitStore.subscriber_json(s, tagged_at=tag.tagged[s.id])
-        for s in store.listed(status)
-        if s.id in tag.tagged
+        KitStore.subscriber_json(s, tagged_at=tagged_at)
+        for s, tagged_at in store.tag_members(tag, status)
     ]
     return reply(_cursor_page(request, "subscribers", records))
 

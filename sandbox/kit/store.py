@@ -1,12 +1,19 @@
-"""Kit (ConvertKit) records: subscribers, tags and who carries which tag."""
+"""Kit (ConvertKit) records: subscribers, tags and who carries which tag.
+
+Kit's list and filter endpoints (list subscribers, by email too; a tag's subscribers) read an
+asynchronous replica that lags writes (about 30 s at the median, up to about 5 min); lookups by id
+and write answers are fresh. So every subscriber version and every tagging goes to a lagged view
+(`sandbox/replica.py`) as well, and the lists (`listed`, `tag_members`) read that.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sandbox.records import WALL_CLOCK, Clock, EmailIndex, Missing, id_counter, iso
+from sandbox.records import WALL_CLOCK, Clock, EmailIndex, Missing, email_key, id_counter, iso
+from sandbox.replica import LaggedView
 
 STATES = ("active", "inactive", "bounced", "complained", "cancelled")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -40,18 +47,35 @@ class Tag:
 
 
 class KitStore:
-    def __init__(self, clock: Clock = WALL_CLOCK) -> None:
+    def __init__(self, clock: Clock = WALL_CLOCK, list_lag_s: float = 0.0) -> None:
         self._clock = clock
         self._subscriber_ids = id_counter(3_000_001)
         self._tag_ids = id_counter(40_001)
         self.subscribers: dict[int, Subscriber] = {}
         self.by_email = EmailIndex()
         self.tags: dict[int, Tag] = {}
+        # The replica the lists read: subscriber versions, and (tag id, subscriber id) -> tagged_at
+        self.replica = LaggedView[int, Subscriber](list_lag_s, clock)
+        self.replica_tags = LaggedView[tuple[int, int], str](list_lag_s, clock)
+
+    @property
+    def list_lag_s(self) -> float:
+        return self.replica.lag_s
+
+    @list_lag_s.setter
+    def list_lag_s(self, value: float) -> None:
+        self.replica.lag_s = self.replica_tags.lag_s = value
 
     def reset(self) -> None:
         self.subscribers.clear()
         self.by_email.clear()
         self.tags.clear()
+        self.replica.clear()
+        self.replica_tags.clear()
+
+    def _replicate(self, subscriber: Subscriber) -> None:
+        # A copy: the fresh record changes in place, the replica's version must not.
+        self.replica.write(subscriber.id, replace(subscriber, fields=dict(subscriber.fields)))
 
     # -- subscribers -----------------------------------------------------------------------
     def find(self, email: str) -> Subscriber | None:
@@ -74,8 +98,9 @@ class KitStore:
         """
         existing = self.find(email)
         if existing is not None:
-            if first_name is not None:
+            if first_name is not None and first_name != existing.first_name:
                 existing.first_name = first_name
+                self._replicate(existing)
             return existing, False
         subscriber = Subscriber(
             id=next(self._subscriber_ids),
@@ -87,6 +112,7 @@ class KitStore:
         )
         self.subscribers[subscriber.id] = subscriber
         self.by_email.put(subscriber.email_address, subscriber.id)
+        self._replicate(subscriber)
         return subscriber, True
 
     def update(
@@ -111,21 +137,41 @@ class KitStore:
             subscriber.first_name = first_name
         if fields:
             subscriber.fields.update(fields)
+        self._replicate(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber_id: int | None) -> None:
         # The record and its tags stay; only the state changes.
-        self.get(subscriber_id).state = "cancelled"
+        subscriber = self.get(subscriber_id)
+        subscriber.state = "cancelled"
+        self._replicate(subscriber)
 
     def listed(self, status: str, email: str | None = None) -> list[Subscriber]:
-        if email:  # by the index: at most one subscriber has an address
-            found = self.find(email)
-            subscribers = [found] if found is not None else []
+        """The subscribers the list endpoint shows (the replica's, in id order)."""
+        if not self.replica.lagging:
+            # No lag: the fresh records are the same answer, found by the index, not a scan.
+            if email:
+                found = self.find(email)
+                subscribers = [found] if found is not None else []
+            else:
+                subscribers = list(self.subscribers.values())
         else:
-            subscribers = list(self.subscribers.values())
+            # A scan, as only a lag makes it: the index knows the fresh addresses, not the old.
+            subscribers = sorted(self.replica.as_of().values(), key=lambda s: s.id)
+            if email:
+                wanted = email_key(email)
+                subscribers = [s for s in subscribers if email_key(s.email_address) == wanted]
         if status != "all":
             subscribers = [s for s in subscribers if s.state == status]
         return subscribers
+
+    def tag_members(self, tag: Tag, status: str) -> list[tuple[Subscriber, str]]:
+        """A tag's subscribers with their `tagged_at`, as the replica shows them, in id order."""
+        if not self.replica.lagging:
+            tagged = tag.tagged
+        else:
+            tagged = {s: at for (t, s), at in self.replica_tags.items() if t == tag.id}
+        return [(s, tagged[s.id]) for s in self.listed(status) if s.id in tagged]
 
     # -- tags ------------------------------------------------------------------------------
     def create_tag(self, name: str) -> tuple[Tag, bool]:
@@ -160,6 +206,7 @@ class KitStore:
         if subscriber.id in tag.tagged:
             return subscriber, tag.tagged[subscriber.id], False
         tag.tagged[subscriber.id] = iso(self._clock())
+        self.replica_tags.write((tag.id, subscriber.id), tag.tagged[subscriber.id])
         return subscriber, tag.tagged[subscriber.id], True
 
     def remove_tag(
@@ -170,6 +217,7 @@ class KitStore:
         # Kit does not document removing a tag the subscriber lacks; answered as "no match".
         if tag.tagged.pop(subscriber.id, None) is None:
             raise Missing("tagging")
+        self.replica_tags.write((tag.id, subscriber.id), None)
 
     def tags_of(self, subscriber: Subscriber) -> list[str]:
         return [t.name for t in self.tags.values() if subscriber.id in t.tagged]

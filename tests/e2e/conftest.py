@@ -104,6 +104,10 @@ def system(kafka_bootstrap: str, mongodb_uri: str) -> Iterator[System]:
         "SWITCHBOARD_SANDBOX_CIRCLE_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_KIT_RATE_LIMIT": "0",
         "SWITCHBOARD_SANDBOX_HUBSPOT_RATE_LIMIT": "0",
+        # Kit's lists and HubSpot's search read at once, not seconds late: tests make drift by
+        # hand and sweep right away (the lag has its own tests, sandbox and reconcile).
+        "SWITCHBOARD_SANDBOX_KIT_LIST_LAG_S": "0",
+        "SWITCHBOARD_SANDBOX_HUBSPOT_SEARCH_LAG_S": "0",
         # ... and the workers' pacing, which defaults to the same published limits
         "SWITCHBOARD_RATE_LIMIT": "0",
         # Failures after retries are what many tests are about: short retries keep them quick

@@ -11,6 +11,10 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from fastapi import FastAPI
 
+#: the sandbox settings that turn off Kit's list lag and HubSpot's search lag: the tests read
+#: their own writes back through lists at once (the lag's own tests set it)
+NO_LAG: dict[str, float] = {"sandbox_kit_list_lag_s": 0.0, "sandbox_hubspot_search_lag_s": 0.0}
+
 
 class _Closable(Protocol):
     async def aclose(self) -> None: ...

@@ -12,14 +12,21 @@ from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
 from services.circle_sync.integration import CircleIntegration
 from services.circle_sync.settings import CircleSettings
-from tests.integration.in_process import add_provider_fault, integration_factory, provider_state
+from tests.integration.in_process import (
+    NO_LAG,
+    add_provider_fault,
+    integration_factory,
+    provider_state,
+)
 
 CIRCLE_TOKEN = "test-circle-token"
 
 
 @pytest.fixture
 def sandbox() -> FastAPI:
-    return create_app(SandboxSettings(circle_token=CIRCLE_TOKEN, sandbox_circle_rate_limit=0))
+    return create_app(
+        SandboxSettings(circle_token=CIRCLE_TOKEN, sandbox_circle_rate_limit=0, **NO_LAG)
+    )
 
 
 @pytest.fixture

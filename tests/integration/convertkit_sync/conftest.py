@@ -12,7 +12,12 @@ from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
 from services.convertkit_sync.integration import ConvertkitIntegration
 from services.convertkit_sync.settings import ConvertkitSettings
-from tests.integration.in_process import add_provider_fault, integration_factory, provider_state
+from tests.integration.in_process import (
+    NO_LAG,
+    add_provider_fault,
+    integration_factory,
+    provider_state,
+)
 
 KIT_KEY = "test-kit-key"
 
@@ -20,7 +25,7 @@ KIT_KEY = "test-kit-key"
 @pytest.fixture
 def sandbox() -> FastAPI:
     # No rate limit unless a test asks for one: faults drive the 429s here.
-    return create_app(SandboxSettings(kit_api_key=KIT_KEY, sandbox_kit_rate_limit=0))
+    return create_app(SandboxSettings(kit_api_key=KIT_KEY, sandbox_kit_rate_limit=0, **NO_LAG))
 
 
 @pytest.fixture

@@ -12,14 +12,21 @@ from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
 from services.crm_sync.integration import CrmIntegration
 from services.crm_sync.settings import CrmSettings
-from tests.integration.in_process import add_provider_fault, integration_factory, provider_state
+from tests.integration.in_process import (
+    NO_LAG,
+    add_provider_fault,
+    integration_factory,
+    provider_state,
+)
 
 HUBSPOT_TOKEN = "test-hubspot-token"
 
 
 @pytest.fixture
 def sandbox() -> FastAPI:
-    return create_app(SandboxSettings(hubspot_token=HUBSPOT_TOKEN, sandbox_hubspot_rate_limit=0))
+    return create_app(
+        SandboxSettings(hubspot_token=HUBSPOT_TOKEN, sandbox_hubspot_rate_limit=0, **NO_LAG)
+    )
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from services.crm_sync.integration import CrmIntegration
 from services.crm_sync.settings import CrmSettings
 from services.ingest.canonical import CanonicalCustomer
 from services.ingest.canonical_states import InMemoryCanonicalStates, known_customer
-from tests.integration.in_process import provider_state
+from tests.integration.in_process import NO_LAG, provider_state
 
 TOKENS: dict[str, Any] = {
     "circle_token": "test-circle-token",
@@ -108,6 +108,7 @@ def sandbox() -> FastAPI:
             sandbox_circle_rate_limit=0,
             sandbox_kit_rate_limit=0,
             sandbox_hubspot_rate_limit=0,
+            **NO_LAG,
         )
     )
 

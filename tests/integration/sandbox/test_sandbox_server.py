@@ -18,6 +18,7 @@ import uvicorn
 
 from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
+from tests.integration.in_process import NO_LAG
 
 EMAIL, TOKEN = "bot@example.test", "integration-zendesk-token"
 ZENDESK = {"Authorization": "Basic " + base64.b64encode(f"{EMAIL}/token:{TOKEN}".encode()).decode()}
@@ -33,7 +34,9 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     port = free_port()
-    settings = SandboxSettings(zendesk_email=EMAIL, zendesk_token=TOKEN, sandbox_port=port)
+    settings = SandboxSettings(
+        zendesk_email=EMAIL, zendesk_token=TOKEN, sandbox_port=port, **NO_LAG
+    )
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
     )

@@ -41,6 +41,8 @@ def sandbox_app(**overrides: Any) -> FastAPI:
         "sandbox_stripe_restricted_keys": f"{RESTRICTED_KEY},{LIVE_KEY}",
         "sandbox_ingest_url": INGEST,
         "sandbox_circle_access_groups": "Members,Alumni",
+        "sandbox_kit_list_lag_s": 0,
+        "sandbox_hubspot_search_lag_s": 0,
         **overrides,
     }
     return create_app(SandboxSettings(**values))

@@ -44,6 +44,9 @@ def make_settings(**overrides: Any) -> SandboxSettings:
         "sandbox_ingest_url": "http://ingest.test/webhooks/stripe",
         "sandbox_circle_access_groups": "Members,Alumni",
         "sandbox_hubspot_custom_properties": "switchboard_lifecycle",
+        # Lists and search read at once; the lag's own tests set it (test_sandbox_consistency).
+        "sandbox_kit_list_lag_s": 0,
+        "sandbox_hubspot_search_lag_s": 0,
         **overrides,
     }
     return SandboxSettings(**values)
