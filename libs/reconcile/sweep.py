@@ -222,7 +222,8 @@ async def _correct_ledger(
     def change(current: Applied | None) -> Applied | None:
         if current is None or current.version != version:
             return current
-        return dataclasses.replace(current, ledger=ledger)
+        # what the provider holds now: whatever an interrupted step left unsettled is known
+        return dataclasses.replace(current, ledger=ledger, unsettled=False)
 
     await dedupe.update(customer_id, change)
 

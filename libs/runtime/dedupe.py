@@ -19,6 +19,7 @@ read instead of reading again, and only a lost write costs a second read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +50,10 @@ class Applied:
     ledger: dict[str, Any] = field(default_factory=dict)
     #: when the record was last written (None: never, or not read back from a store)
     at: datetime | None = field(default=None, compare=False)
+    #: a step began writing to the provider and has not recorded what it did (it was killed,
+    #: the store went away, or it failed with an answer it never got): the ledger and the
+    #: desired key may be behind the provider, so the next step reads the provider first
+    unsettled: bool = False
 
     def outcome_of(self, event_id: str) -> str | None:
         return self.recent.get(event_id)
@@ -71,6 +76,7 @@ class AppliedCodec:
             "recent": recent,
             "ledger": json.dumps(value.ledger, sort_keys=True) if value.ledger else None,
             "at": now(),
+            "unsettled": value.unsettled,
         }
 
     def from_document(self, document: Document) -> Applied:
@@ -81,6 +87,7 @@ class AppliedCodec:
             int(document.get("revision", 0)),
             json.loads(document["ledger"]) if document.get("ledger") else {},
             document.get("at"),
+            unsettled=bool(document.get("unsettled", False)),
         )
 
 
@@ -93,10 +100,12 @@ def recorded(
     desired_key: str | None,
     forget_desired: bool,
     ledger: dict[str, Any] | None = None,
+    settles: bool = False,
 ) -> Applied:
     """The record after this outcome (pure): the version only grows, and the key changes with
     it; a failure forgets the key, since what the provider holds is no longer known. `ledger`,
-    when given, replaces the ledger (what the step's confirmed writes established)."""
+    when given, replaces the ledger (what the step's confirmed writes established). Only a
+    step that synced `settles` an unsettled record; any other outcome leaves it as it was."""
     new_version, key = seen.version, seen.desired_key
     if version is not None and version > seen.version:
         new_version, key = version, desired_key
@@ -107,7 +116,8 @@ def recorded(
     kept = dict(list(recent.items())[-RECENT_EVENTS:])
     # a new revision, so the record is always written (its `at` says when it was last touched)
     book = seen.ledger if ledger is None else ledger
-    return Applied(new_version, key, kept, seen.revision + 1, book)
+    unsettled = seen.unsettled and not settles
+    return Applied(new_version, key, kept, seen.revision + 1, book, unsettled=unsettled)
 
 
 def record(
@@ -118,6 +128,7 @@ def record(
     desired_key: str | None = None,
     forget_desired: bool = False,
     ledger: dict[str, Any] | None = None,
+    settles: bool = False,
 ) -> Change[Applied]:
     """The change that records an event's outcome (and, with `version`, raises the applied one)."""
 
@@ -130,9 +141,18 @@ def record(
             desired_key=desired_key,
             forget_desired=forget_desired,
             ledger=ledger,
+            settles=settles,
         )
 
     return change
+
+
+def unsettle(current: Applied | None) -> Applied:
+    """The change written before a step's first provider write (pure): the record is unsettled
+    until the step records what it did, and the desired key is forgotten meanwhile. Written
+    first, so a step killed between its calls and its record leaves the mark behind."""
+    seen = current or Applied()
+    return dataclasses.replace(seen, unsettled=True, desired_key=None, revision=seen.revision + 1)
 
 
 #: the worker's port to its dedupe records: the repository's (`update` from the worker's own

@@ -41,8 +41,14 @@ class Ledger:
     write (so a step that fails midway still records what it did), stored with the outcome."""
 
     state: dict[str, Any] = field(default_factory=dict)
-    #: False: read the provider before planning (a replay, or a customer older than the ledger)
+    #: False: read the provider before planning (a replay, a customer older than the ledger, or
+    #: a record an interrupted step left unsettled)
     trusted: bool = True
+    #: awaited once before the step's first provider write: the worker marks its record
+    #: unsettled there, so a step that dies between a call and its record is not believed
+    before_writes: Callable[[], Awaitable[None]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def load(self, model: type[B]) -> B:
         return model.model_validate(self.state) if self.trusted else model()
@@ -51,17 +57,29 @@ class Ledger:
         self.state = book.model_dump(mode="json")
 
 
+class BeforeWritesFailed(Exception):
+    """`Ledger.before_writes` failed (our store, not the provider): nothing was written to the
+    provider, and the step is handed back like any failure of our own infrastructure."""
+
+
 async def carry_out(
     integration: str,
     plan_now: Callable[[], Sequence[A]],
     execute: Callable[[A], Awaitable[bool]],
     save: Callable[[], None],
+    before_writes: Callable[[], Awaitable[None]] | None = None,
 ) -> list[str]:
     """Run the plan's actions in order, saving the ledger after each. An action whose answer
     showed the ledger wrong corrects it and returns True: the rest is planned again from the
-    corrected ledger (at most `MAX_CORRECTIONS` times, then the step fails into a ticket)."""
+    corrected ledger (at most `MAX_CORRECTIONS` times, then the step fails into a ticket).
+    `before_writes` is awaited once, before the first action; a plan of nothing skips it."""
     done: list[str] = []
     actions, corrections = list(plan_now()), 0
+    if actions and before_writes is not None:
+        try:
+            await before_writes()
+        except Exception as exc:
+            raise BeforeWritesFailed(type(exc).__name__) from exc
     while actions:
         action = actions.pop(0)
         try:

@@ -84,6 +84,7 @@ class ProviderIntegration(Generic[S, M]):
             lambda: self.plan(desired, book.current(desired)),
             lambda action: self.execute(action, desired, book),
             lambda: ledger.save(book),
+            ledger.before_writes,
         )
 
     def desired_key(self, event: CustomerEvent) -> str:

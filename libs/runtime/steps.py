@@ -22,7 +22,7 @@ from .clock import now
 from .consuming import HandBack
 from .errors import PermanentProviderError, ProviderAuthError, ProviderError
 from .integration import Integration, WorkerSettings
-from .ledger import Ledger
+from .ledger import BeforeWritesFailed, Ledger
 from .logging import get_logger
 from .pacing import PacingStopped
 from .retry import is_rate_limit, retry_delay, should_retry
@@ -113,11 +113,14 @@ class StepRunner:
             raise
         except PacingStopped:  # stopping while a call waited for its turn: nothing was sent
             raise HandBack(event.event_id) from None
+        except BeforeWritesFailed as exc:  # our store, before any write: handed back as such
+            raise exc.__cause__ or exc from None
         except Exception as exc:
             # A bug, or a provider reply we cannot read: the same code on the same data gives
             # the same answer, so handing it back would block the partition forever. It fails
             # the step instead (a ticket; a replay once fixed). Integrations touch no store or
-            # Kafka, so this is never our own infrastructure failing.
+            # Kafka (the one store write, `before_writes`, is handed back above), so this is
+            # never our own infrastructure failing.
             log.exception("sync_crashed", integration=self.name, event_id=event.event_id)
             raise PermanentProviderError(
                 self.name, f"internal error: {type(exc).__name__}: {exc}"[:300], code="internal"

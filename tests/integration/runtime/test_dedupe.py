@@ -20,6 +20,7 @@ from libs.runtime.dedupe import (
     as_read,
     lookup,
     record,
+    unsettle,
 )
 
 pytestmark = pytest.mark.integration
@@ -81,6 +82,35 @@ async def test_a_failure_forgets_the_key_and_keeps_the_version(store: DedupeReco
     await record_outcome(store, "cust_5", "evt_2", "failed", forget_desired=True)
     assert await applied(store, "cust_5") == (3, None)
     assert (await lookup(store, "cust_5")).outcome_of("evt_2") == "failed"
+
+
+async def test_a_step_that_began_writing_is_unsettled_until_it_syncs(
+    store: DedupeRecords,
+) -> None:
+    await record_outcome(store, "cust_u", "evt_1", "synced", version=1, desired_key="k1")
+    seen = await lookup(store, "cust_u")
+    assert not seen.unsettled
+    # the mark before the first provider write: from the step's own read, the key forgotten
+    marked = await store.update("cust_u", unsettle, as_read("cust_u", seen))
+    assert marked.after is not None
+    again = await lookup(store, "cust_u")
+    assert (again.unsettled, again.desired_key, again.version) == (True, None, 1)
+    # the step's record writes from the mark's result: no second read, no lost write
+    await store.update(
+        "cust_u", record("evt_2", "failed", forget_desired=True), as_read("cust_u", marked.after)
+    )
+    assert (await lookup(store, "cust_u")).unsettled  # a failure does not settle it
+    await record_outcome(store, "cust_u", "evt_0", "stale")
+    assert (await lookup(store, "cust_u")).unsettled  # nor does a stale event
+    await record_outcome(store, "cust_u", "evt_3", "synced", version=3, settles=True)
+    settled = await lookup(store, "cust_u")
+    assert (settled.unsettled, settled.version) == (False, 3)
+    # a customer's very first step: the mark creates the record
+    first = await store.update(
+        "cust_new", unsettle, as_read("cust_new", await lookup(store, "cust_new"))
+    )
+    assert first.after is not None
+    assert (await lookup(store, "cust_new")).unsettled
 
 
 async def test_the_record_keeps_only_the_latest_events(store: DedupeRecords) -> None:
