@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from sandbox.consistency import Consistency
 from sandbox.faults import FaultRequest
 from sandbox.guard import sandbox_of
 from sandbox.http import ReplyNow, reply
@@ -43,6 +42,13 @@ async def parsed(request: Request, model: type[ModelT], code: str) -> ModelT:
         return model.model_validate_json(await request.body() or b"{}")
     except ValidationError as exc:
         raise ReplyNow(error(code, describe(exc))) from exc
+
+
+async def patched(request: Request, current: ModelT, code: str) -> ModelT:
+    """`current` with the fields the JSON body gives (the others stay); 422 `code` if bad."""
+    update = await parsed(request, type(current), code)
+    merged = current.model_dump() | update.model_dump(exclude_unset=True)
+    return type(current).model_validate(merged)
 
 
 def _provider_param(request: Request) -> str | None:
@@ -85,9 +91,7 @@ async def get_consistency(request: Request) -> Response:
 async def set_consistency(request: Request) -> Response:
     """Change the lags given (seconds, 0 to 3600); the others stay. Reset restores both."""
     sandbox = sandbox_of(request)
-    update = await parsed(request, Consistency, "invalid_consistency")
-    merged = sandbox.consistency.model_dump() | update.model_dump(exclude_unset=True)
-    sandbox.consistency = Consistency.model_validate(merged)
+    sandbox.consistency = await patched(request, sandbox.consistency, "invalid_consistency")
     return reply(sandbox.consistency.model_dump())
 
 

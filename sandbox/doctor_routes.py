@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sandbox.control import parsed
+from sandbox.control import patched
 from sandbox.doctor import DoctorConfig
 from sandbox.guard import sandbox_of
 from sandbox.http import reply
@@ -23,9 +23,7 @@ async def show(request: Request) -> Response:
 @router.post("/doctor")
 async def change(request: Request) -> Response:
     sandbox = sandbox_of(request)
-    update = await parsed(request, DoctorConfig, "invalid_doctor_config")
-    merged = sandbox.doctor.model_dump() | update.model_dump(exclude_unset=True)
-    sandbox.doctor = DoctorConfig.model_validate(merged)
+    sandbox.doctor = await patched(request, sandbox.doctor, "invalid_doctor_config")
     return reply(sandbox.doctor.model_dump())
 
 
