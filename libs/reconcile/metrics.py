@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from .records import DriftKind, Invariant, SweepRecord
@@ -46,6 +48,13 @@ class ReconcileMetrics:
             ["integration"],
             registry=registry,
         )
+        self.schedule_started = Gauge(
+            "switchboard_reconcile_schedule_started_timestamp_seconds",
+            "When this worker's sweep schedule started (unix seconds): with no sweep ever "
+            "finished, how long one has been due",
+            ["integration"],
+            registry=registry,
+        )
         self.repairs = Counter(
             "switchboard_reconcile_repairs_total",
             "Repair steps reconcile sweeps queued",
@@ -61,12 +70,13 @@ class ReconcileMetrics:
 
     def start_at_zero(self, integration: str, interval: float = 0.0) -> None:
         """Every series exists from the start (at 0: nothing found yet; the last success 0
-        means "never", which the staleness alert leaves alone), so dashboards and alerts
-        see the worker before its first sweep."""
+        means "never", which `SwitchboardReconcileNeverSwept` measures from the schedule's
+        start), so dashboards and alerts see the worker before its first sweep."""
         self.repairs.labels(integration)
         self.calls.labels(integration)
         self.last_success.labels(integration)
         self.interval.labels(integration).set(interval)
+        self.schedule_started.labels(integration).set(time.time())
         for kind in DriftKind:
             self.drift.labels(integration, kind.value)
         for invariant in INVARIANTS_OF.get(integration, ()):
