@@ -60,8 +60,11 @@ class ProviderIntegration(Generic[S, M]):
         """The integration's pure plan: the actions that make `current` into `desired`."""
         raise NotImplementedError
 
-    async def current_state(self, desired: Any) -> Any:
-        """What the provider holds, read (a replay, or a customer older than the ledger)."""
+    async def current_state(self, desired: Any, known: Any = None) -> Any:
+        """What the provider holds, read (a replay, an unsettled record, or a customer older
+        than the ledger). `known`: the ledger the step cannot believe, if there is one; its
+        provider ids may be read by (where a provider's lookups by address lag), never taken
+        for what the provider holds."""
         raise NotImplementedError
 
     async def execute(self, action: Any, desired: Any, book: Any) -> bool:
@@ -76,7 +79,9 @@ class ProviderIntegration(Generic[S, M]):
         ledger = ledger or Ledger(trusted=False)
         book = ledger.load(self.ledger_model)
         if not ledger.trusted:
-            book = self.ledger_model.from_current(desired, await self.current_state(desired))
+            known = self.ledger_model.model_validate(ledger.state) if ledger.state else None
+            current = await self.current_state(desired, known)
+            book = self.ledger_model.from_current(desired, current)
         if dry_run:
             return [str(a) for a in self.plan(desired, book.current(desired))]
         return await carry_out(

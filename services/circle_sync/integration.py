@@ -59,8 +59,9 @@ class CircleIntegration(CircleAudit, ProviderIntegration[CircleSettings, CircleM
             settings.circle_base_url, token, settings.http_timeout_seconds, transport
         )
 
-    async def current_state(self, desired: Desired) -> Current:
-        """What Circle holds, read (a replay, or a customer older than the ledger)."""
+    async def current_state(self, desired: Desired, known: Any = None) -> Current:
+        """What Circle holds, read (a replay, an unsettled record, or a customer older than the
+        ledger). Circle's lookups are consistent: `known` is not needed."""
         member = await self.client.find_member(desired.email)
         held: set[str] = set()
         if member is not None:

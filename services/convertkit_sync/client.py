@@ -54,6 +54,15 @@ class KitClient:
                 return int(subscriber["id"])
         return None
 
+    async def subscriber_email(self, subscriber_id: int) -> str | None:
+        """The subscriber's address, read by id (consistent); None if Kit has no such one."""
+        response = await self.http.request(
+            "GET", "/v4/subscribers/{id}", path={"id": subscriber_id}, ok=(200, 404)
+        )
+        if response.status_code == 404:
+            return None
+        return str(response.json()["subscriber"]["email_address"])
+
     async def upsert_subscriber(self, email: str, first_name: str | None) -> Upserted:
         body: dict[str, Any] = {"email_address": email}
         if first_name:

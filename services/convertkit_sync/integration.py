@@ -68,15 +68,32 @@ class ConvertkitIntegration(KitAudit, ProviderIntegration[ConvertkitSettings, Co
             settings.kit_base_url, key, settings.http_timeout_seconds, transport
         )
 
-    async def current_state(self, desired: Desired) -> Current:
-        subscriber_id = await self.client.find_subscriber(desired.email)
+    async def current_state(self, desired: Desired, known: KitLedger | None = None) -> Current:
+        """What Kit holds. Kit's lookups by address read a list that lags writes (up to
+        minutes): a subscriber the ledger `known` names for an address is read by id instead
+        (consistent), and only an address it names none for is looked up."""
+        addresses = await self.known_addresses(known)
+        subscriber_id = addresses.get(desired.email.casefold())
+        if subscriber_id is None:
+            subscriber_id = await self.client.find_subscriber(desired.email)
         tags = frozenset[str]()
         if subscriber_id is not None:
             tags = await self.held_tags(subscriber_id, desired)
-        return Current(subscriber_id, tags, await self.previous(desired, subscriber_id))
+        previous = await self.previous(desired, subscriber_id, addresses)
+        return Current(subscriber_id, tags, previous)
+
+    async def known_addresses(self, known: KitLedger | None) -> dict[str, int]:
+        """The ledger's subscribers as Kit has them now, by their address (read by id); one
+        Kit no longer has is left out."""
+        addresses: dict[str, int] = {}
+        for subscriber_id in known.subscriber_ids() if known else ():
+            email = await self.client.subscriber_email(subscriber_id)
+            if email is not None:
+                addresses[email.casefold()] = subscriber_id
+        return addresses
 
     async def previous(
-        self, desired: Desired, subscriber_id: int | None
+        self, desired: Desired, subscriber_id: int | None, addresses: dict[str, int]
     ) -> tuple[PreviousSubscriber, ...]:
         """Subscribers at the customer's earlier addresses. Kit's list lags a change of address
         too, so a moved subscriber may still turn up under its old one: the same id as the one
@@ -86,7 +103,9 @@ class ConvertkitIntegration(KitAudit, ProviderIntegration[ConvertkitSettings, Co
         for email in desired.previous_emails:
             if email.casefold() == desired.email.casefold():
                 continue
-            previous_id = await self.client.find_subscriber(email)
+            previous_id = addresses.get(email.casefold())
+            if previous_id is None:
+                previous_id = await self.client.find_subscriber(email)
             if previous_id is None or previous_id in seen:
                 continue
             seen.add(previous_id)

@@ -55,6 +55,9 @@ class KitLedger(BaseModel):
             tags = set(held.tags) | {tag} if on else set(held.tags) - {tag}
             held.tags = sorted(tags)
 
+    def subscriber_ids(self) -> list[int]:
+        return [int(i) for i in self.subscribers]
+
     def at(self, email: str) -> int | None:
         key = email.casefold()
         return next((int(i) for i, s in self.subscribers.items() if s.email == key), None)

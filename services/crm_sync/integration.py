@@ -104,9 +104,10 @@ class CrmIntegration(CrmAudit, ProviderIntegration[CrmSettings, CrmMapping]):
             settings.hubspot_base_url, token, settings.http_timeout_seconds, transport
         )
 
-    async def current_state(self, desired: Desired) -> Current:
-        """What HubSpot holds, read (a replay, a customer older than the ledger, or an email
-        change HubSpot refused)."""
+    async def current_state(self, desired: Desired, known: Any = None) -> Current:
+        """What HubSpot holds, read (a replay, an unsettled record, a customer older than the
+        ledger, or an email change HubSpot refused). Reads by email are consistent: `known`
+        is not needed."""
         found = await self.client.get_contact(desired.email, desired.properties)
         if found is not None:
             return Current(exists=True, properties=found)

@@ -11,9 +11,10 @@ from libs.runtime.ledger import Ledger
 from services.convertkit_sync.integration import ConvertkitIntegration
 from tests.conftest import unique_email
 from tests.events import customer_event
+from tests.integration.in_process import control
 
 from .conftest import kit_state
-from .test_kit_sync import subscriber
+from .test_kit_sync import subscriber, subscribers
 
 
 async def warm(kit: ConvertkitIntegration) -> None:
@@ -75,3 +76,22 @@ async def test_a_subscriber_kit_does_not_have_is_upserted_again(
     assert actions == ["add_tag:customer", "upsert_subscriber", "add_tag:customer"]
     assert sorted(subscriber(await kit_state(sandbox), email)["tags"]) == ["customer"]
     assert "999999999" not in ledger.state["subscribers"]
+
+
+async def test_an_untrusted_ledger_finds_its_subscribers_by_id_while_kits_lists_lag(
+    kit: ConvertkitIntegration, sandbox: FastAPI
+) -> None:
+    # Kit's lists lag writes (30 s at the median): a step that cannot believe its ledger (an
+    # interrupted step left the record unsettled) must not take a miss there for absence
+    await warm(kit)
+    await control(sandbox, "PUT", "/_sandbox/consistency", json={"kit_list_lag_s": 600})
+    old, new = unique_email("old"), unique_email("new")
+    ledger = Ledger()
+    await kit.sync(customer_event(old), dry_run=False, ledger=ledger)
+    # the address changes; the step reads Kit first, with the ledger's ids as hints only
+    moved = customer_event(new, version=2, previous_emails=(old,))
+    untrusted = Ledger(dict(ledger.state), trusted=False)
+    actions = await kit.sync(moved, dry_run=False, ledger=untrusted)
+    assert "upsert_subscriber" not in actions, actions  # no second subscriber at the new address
+    state = await kit_state(sandbox)
+    assert subscribers(state, old, new) == [(new.casefold(), ["customer"])]
