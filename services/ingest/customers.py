@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from libs.contracts.identity import email_key
+from libs.contracts.identity import checkout_key, email_key
 from libs.runtime.clock import now
 from libs.runtime.memory_repository import InMemoryRepository
 from libs.runtime.mongo import DUPLICATE_KEY
@@ -71,6 +71,10 @@ class CustomerRepository(Repository[CanonicalCustomer], Protocol):
         """One identity key's owner and when it was recorded (one read)."""
         ...
 
+    async def forget_checkouts(self, recorded_before: datetime) -> int:
+        """Delete the Checkout Session keys recorded before that time; how many went."""
+        ...
+
 
 class MongoCustomers(MongoRepository[CanonicalCustomer]):
     def __init__(self, db: AsyncDatabase[Document]) -> None:
@@ -120,6 +124,14 @@ class MongoCustomers(MongoRepository[CanonicalCustomer]):
         at: datetime = doc["at"]  # the clients are tz-aware; a naive one reads as UTC
         return Recorded(str(doc["customer_id"]), at if at.tzinfo else at.replace(tzinfo=UTC))
 
+    async def forget_checkouts(self, recorded_before: datetime) -> int:
+        # a range on `_id` (`;` sorts right after `:`), so the index finds the keys
+        first, past = checkout_key(""), checkout_key("").replace(":", ";")
+        result = await self.identities.delete_many(
+            {"_id": {"$gte": first, "$lt": past}, "at": {"$lt": recorded_before}}
+        )
+        return int(result.deleted_count)
+
 
 class InMemoryCustomers(InMemoryRepository[CanonicalCustomer]):
     def __init__(self, clock: Callable[[], datetime] = now) -> None:
@@ -150,3 +162,13 @@ class InMemoryCustomers(InMemoryRepository[CanonicalCustomer]):
     async def recorded(self, key: str) -> Recorded | None:
         owner, at = self.identities.get(key), self.recorded_at.get(key)
         return Recorded(owner, at) if owner and at else None
+
+    async def forget_checkouts(self, recorded_before: datetime) -> int:
+        old = [
+            key
+            for key, at in self.recorded_at.items()
+            if key.startswith(checkout_key("")) and at < recorded_before
+        ]
+        for key in old:
+            del self.identities[key], self.recorded_at[key]
+        return len(old)

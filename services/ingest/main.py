@@ -12,6 +12,7 @@ from libs.runtime.logging import configure_logging
 from libs.runtime.mongo import database, make_client, ping
 
 from .assembly import assemble
+from .checkout_claims import keep_for, prune_forever
 from .checkout_status import checkout_status_router
 from .customers import MongoCustomers
 from .event_log_mongo import MongoEventLog
@@ -78,7 +79,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 "create_indexes": events.create_indexes,
                 "customer_indexes": customers.create_indexes,
             },
-            loops=[ingest.stage.run_forever, ingest.relay.run_forever],
+            loops=[
+                ingest.stage.run_forever,
+                ingest.relay.run_forever,
+                lambda: prune_forever(customers, keep_for(settings.checkout_status_ttl_seconds)),
+            ],
             stop=[ingest.service.drain],
             close=[
                 ingest.service.intake.close,

@@ -92,3 +92,21 @@ async def test_the_app_s_route_answers_from_the_store_until_the_answer_expires(
         expired = await http.get(f"/v1/checkout-sessions/{session}/status")
         assert expired.status_code == 404
         assert expired.json()["error"] == "not_found"
+
+
+async def test_checkout_keys_older_than_kept_are_forgotten_and_no_other_key(
+    service: IngestOnStack,
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    long_ago, recent = now() - timedelta(days=5), now() - timedelta(hours=1)
+    docs = [
+        {"_id": checkout_key(f"cs_old_{run}"), "customer_id": "cust_a", "at": long_ago},
+        {"_id": checkout_key(f"cs_new_{run}"), "customer_id": "cust_a", "at": recent},
+        {"_id": f"email:old.{run}@example.com", "customer_id": "cust_a", "at": long_ago},
+        {"_id": f"stripe:cus_{run}", "customer_id": "cust_a", "at": long_ago},
+    ]
+    await service.customers.identities.insert_many(docs)
+    forgotten = await service.customers.forget_checkouts(now() - timedelta(days=3))
+    assert forgotten >= 1  # other tests' keys are all recent
+    left = await service.customers.find(str(d["_id"]) for d in docs)
+    assert sorted(left) == sorted(str(d["_id"]) for d in docs[1:])
