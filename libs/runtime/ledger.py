@@ -10,8 +10,10 @@ the ledger is wrong (a member that is gone, one that existed already); the ledge
 corrected from what the provider said.
 
 The ledger is trusted only when it comes from this worker's own history: a replay (an operator
-asks to make the provider right whatever we believe) and a customer whose record predates the
-ledger read the provider first, as before. Drift made by others is found by the reconcile sweep.
+asks to make the provider right whatever we believe), a customer whose record predates the
+ledger, and a record a step left unsettled (it began writing and never recorded what it did:
+`Ledger.before_writes` marks the record before the first call) read the provider first. Drift
+made by others is found by the reconcile sweep.
 
 The integration owns the shape (a pydantic model per provider); the runtime stores it as JSON,
 opaque, in the dedupe record, written with the outcome and before the offset commit.
