@@ -49,6 +49,17 @@ async def when_store_reachable(
             return
 
 
+async def every(seconds: float, work: Callable[[], Awaitable[Any]], *, failed: str) -> None:
+    """Run `work` now and then every `seconds`, for the app's life (a background loop). A round
+    that fails (the store away for a while) is logged as `failed` and the next one retries."""
+    while True:
+        try:
+            await work()
+        except Exception as exc:
+            log.warning(failed, error=type(exc).__name__)
+        await asyncio.sleep(seconds)
+
+
 @contextlib.asynccontextmanager
 async def background(*coros: Coroutine[Any, Any, Any]) -> AsyncIterator[list[asyncio.Task[Any]]]:
     """Run coroutines for the lifetime of the block; cancel them on exit."""

@@ -10,11 +10,11 @@ answer for another lifetime."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from libs.runtime.clock import now
+from libs.runtime.lifecycle import every
 from libs.runtime.logging import get_logger
 
 from .customers import CustomerRepository
@@ -42,11 +42,6 @@ async def prune_once(
 
 
 async def prune_forever(
-    customers: CustomerRepository, keep: timedelta, every: float = PRUNE_EVERY_SECONDS
+    customers: CustomerRepository, keep: timedelta, seconds: float = PRUNE_EVERY_SECONDS
 ) -> None:
-    while True:
-        try:
-            await prune_once(customers, keep)
-        except Exception as exc:  # the store may be away for a while; the next round retries
-            log.warning("checkout_prune_failed", error=type(exc).__name__)
-        await asyncio.sleep(every)
+    await every(seconds, lambda: prune_once(customers, keep), failed="checkout_prune_failed")

@@ -15,7 +15,6 @@ The document shape is the contract between the two; both sides use this module."
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from libs.runtime.lifecycle import every
 from libs.runtime.logging import get_logger
 
 Document = dict[str, Any]
@@ -174,9 +174,4 @@ async def refresh_once(gauges: CanaryGauges, runs: RunSource) -> None:
 async def refresh_forever(
     gauges: CanaryGauges, runs: RunSource, interval: float = REFRESH_SECONDS
 ) -> None:
-    while True:
-        try:
-            await refresh_once(gauges, runs)
-        except Exception as exc:  # the store may be away for a while; the next round retries
-            log.warning("canary_refresh_failed", error=type(exc).__name__)
-        await asyncio.sleep(interval)
+    await every(interval, lambda: refresh_once(gauges, runs), failed="canary_refresh_failed")

@@ -10,13 +10,13 @@ and moves on instead of stalling its partition. The effects are in `effects.py`,
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
 
 from libs.contracts import SyncFailure, SyncOutcome, SyncResult
 from libs.runtime.clock import now
+from libs.runtime.lifecycle import every
 from libs.runtime.logging import email_hash, get_logger
 
 from . import steps, timelines
@@ -220,9 +220,4 @@ async def sweep_once(support: Support) -> int:
 
 
 async def sweep_forever(support: Support, interval: float) -> None:
-    while True:
-        try:
-            await sweep_once(support)
-        except Exception as exc:
-            log.warning("sweep_failed", error=type(exc).__name__)
-        await asyncio.sleep(interval)
+    await every(interval, lambda: sweep_once(support), failed="sweep_failed")
