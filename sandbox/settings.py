@@ -71,6 +71,10 @@ class SandboxSettings(BaseSettings):
     # Access groups that exist in the stand-in Circle community from the start (and after reset).
     # `Canary`: what the mapping gives `switchboard canary`'s customers (config/mapping.yaml)
     sandbox_circle_access_groups: str = "Members,Alumni,Canary"
+    # Kit tags the account has from the start, kept on reset like the access groups. None by
+    # default, so tests see the worker create a tag on first use; `make run` seeds the ones
+    # config/mapping.yaml names, as a configured account has them (`switchboard doctor`).
+    sandbox_kit_tags: str = ""
     # Custom HubSpot contact properties that exist from the start; writing any other unknown
     # property fails as it does on the real account.
     sandbox_hubspot_custom_properties: str = "switchboard_lifecycle,switchboard_customer_id"
@@ -96,6 +100,10 @@ class SandboxSettings(BaseSettings):
     @property
     def circle_access_groups(self) -> list[str]:
         return _split(self.sandbox_circle_access_groups)
+
+    @property
+    def kit_tags(self) -> list[str]:
+        return _split(self.sandbox_kit_tags)
 
     @property
     def hubspot_custom_properties(self) -> list[str]:

@@ -91,7 +91,7 @@ class Sandbox:
     def __init__(self, settings: SandboxSettings, clock: Clock = WALL_CLOCK) -> None:
         self.settings = settings
         self.circle = CircleStore(settings.circle_access_groups, clock)
-        self.kit = KitStore(clock, settings.sandbox_kit_list_lag_s)
+        self.kit = KitStore(clock, settings.sandbox_kit_list_lag_s, settings.kit_tags)
         self.hubspot = HubSpotStore(
             settings.hubspot_custom_properties, clock, settings.sandbox_hubspot_search_lag_s
         )

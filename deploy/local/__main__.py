@@ -11,7 +11,15 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
+
+from libs.runtime.mapping import (
+    DEFAULT_MAPPING_FILE,
+    IntegrationMapping,
+    MappingError,
+    load_section,
+)
 
 from . import infra, probes
 from .config import HOST, Config, ConfigError
@@ -47,6 +55,17 @@ def stop_everything(config: Config, names: tuple[str, ...] = infra.NAMES) -> Non
         print(line, flush=True)
 
 
+def mapped_kit_tags() -> list[str]:
+    """The Kit tags the workers' mapping file names (`SWITCHBOARD_MAPPING_FILE`, else the
+    default one), each once."""
+    path = Path(os.environ.get("SWITCHBOARD_MAPPING_FILE") or DEFAULT_MAPPING_FILE)
+    try:
+        mapping = load_section(path, "convertkit", IntegrationMapping[list[str]])
+    except MappingError:
+        return []  # the Kit worker refuses to start and names the problem itself
+    return list(dict.fromkeys(tag for tags in mapping.everything() for tag in tags))
+
+
 def service_env(config: Config, stack_ports: dict[str, int]) -> dict[str, str]:
     """The services' environment: ours, plus where this run's Kafka, store and sandbox are
     (a setting already in the environment wins)."""
@@ -63,6 +82,9 @@ def service_env(config: Config, stack_ports: dict[str, int]) -> dict[str, str]:
             for provider in ("circle", "kit", "hubspot", "zendesk")
         },
         "SWITCHBOARD_STRIPE_API_BASE_URL": f"{sandbox}/stripe",
+        # the Kit tags the mapping names exist, as in a configured account (the sandbox seeds
+        # Circle's access groups itself): `switchboard doctor` checks them
+        "SWITCHBOARD_SANDBOX_KIT_TAGS": ",".join(mapped_kit_tags()),
     }
     for name, value in defaults.items():
         env.setdefault(name, value)

@@ -9,6 +9,7 @@ and write answers are fresh. So every subscriber version and every tagging goes 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,7 +48,9 @@ class Tag:
 
 
 class KitStore:
-    def __init__(self, clock: Clock = WALL_CLOCK, list_lag_s: float = 0.0) -> None:
+    def __init__(
+        self, clock: Clock = WALL_CLOCK, list_lag_s: float = 0.0, seeded_tags: Sequence[str] = ()
+    ) -> None:
         self._clock = clock
         self._subscriber_ids = id_counter(3_000_001)
         self._tag_ids = id_counter(40_001)
@@ -57,6 +60,9 @@ class KitStore:
         # The replica the lists read: subscriber versions, and (tag id, subscriber id) -> tagged_at
         self.replica = LaggedView[int, Subscriber](list_lag_s, clock)
         self.replica_tags = LaggedView[tuple[int, int], str](list_lag_s, clock)
+        self._seeded = {name.casefold() for name in seeded_tags}
+        for name in seeded_tags:
+            self.create_tag(name)
 
     @property
     def list_lag_s(self) -> float:
@@ -67,9 +73,12 @@ class KitStore:
         self.replica.lag_s = self.replica_tags.lag_s = value
 
     def reset(self) -> None:
+        """Forget every record; the seeded tags stay (as the access groups do in Circle)."""
         self.subscribers.clear()
         self.by_email.clear()
-        self.tags.clear()
+        self.tags = {i: t for i, t in self.tags.items() if t.name.casefold() in self._seeded}
+        for tag in self.tags.values():
+            tag.tagged.clear()
         self.replica.clear()
         self.replica_tags.clear()
 

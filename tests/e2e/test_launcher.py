@@ -81,6 +81,9 @@ def test_a_killed_worker_is_restarted_and_only_ctrl_c_stops_everything(
             wait_for(lambda: "is ready" in out.read_text(), 90, "the launcher to be ready")
         except AssertionError:
             raise AssertionError(out.read_text()[-3000:]) from None
+        # a configured account: the Kit tags the mapping names exist (`switchboard doctor`)
+        kit = httpx.get(f"{sandbox}/_sandbox/state", timeout=10).json()["kit"]
+        assert {t["name"] for t in kit["tags"]} == {"customer", "churned", "canary"}
         circle_port = 9101 + OFFSET
         victim = wait_for(lambda: _pid_of("services.circle_sync", run), 10, "circle_sync's pid")
         os.kill(victim, signal.SIGKILL)

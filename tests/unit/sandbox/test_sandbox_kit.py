@@ -5,6 +5,7 @@ from collections.abc import Callable
 import httpx
 from fastapi import FastAPI
 
+from sandbox.kit.store import KitStore
 from tests.unit.sandbox.conftest import KIT, client_for, state
 
 
@@ -246,3 +247,16 @@ async def test_tag_subscribers_pages_over_1000_with_status_all(
     assert active == [s for s in tagged if s not in tagged[::100]]
     cancelled, _ = await walk("cancelled")
     assert cancelled == tagged[::100]
+
+
+def test_seeded_tags_exist_from_the_start_and_stay_on_reset_with_no_one_tagged() -> None:
+    store = KitStore(seeded_tags=("customer", "Churned"))
+    assert sorted(t.name for t in store.tags.values()) == ["Churned", "customer"]
+    subscriber, _ = store.upsert("seeded@example.com", None, "active", {})
+    customer = next(t for t in store.tags.values() if t.name == "customer")
+    store.apply_tag(customer.id, subscriber_id=subscriber.id)
+    store.create_tag("newsletter")
+    store.reset()
+    assert sorted(t.name for t in store.tags.values()) == ["Churned", "customer"]
+    assert all(not t.tagged for t in store.tags.values())
+    assert KitStore().tags == {}  # none unless asked for
