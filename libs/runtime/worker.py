@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import random
 import time
-from dataclasses import dataclass
 
 from faststream.kafka import KafkaBroker
 
@@ -38,32 +37,17 @@ from libs.contracts import (
 )
 
 from .consuming import CommitPolicy, HandBack
-from .dedupe import Applied, DedupeRecords, as_read, lookup, record, unsettle
+from .dedupe import Applied, DedupeRecords, as_read, lookup, record
 from .integration import Integration, Mode, WorkerSettings, in_rollout
 from .ledger import Ledger
 from .logging import email_hash, get_logger
+from .step_record import StepRecord, ledger_for
 from .steps import StepRunner
 from .worker_metrics import WorkerMetrics
 
 log = get_logger()
 
 HAND_BACK_DELAY_SECONDS = 1.0
-
-
-def ledger_for(seen: Applied, *, replay: bool, repair: bool = False) -> Ledger:
-    """The ledger a step plans against. Trusted when it is the worker's own history: a customer
-    no version was ever applied for (write first: events recorded as superseded or failed
-    before any write leave nothing to know), or one whose record holds a ledger, unless a step
-    began writing and never recorded what it did (`Applied.unsettled`: killed mid-step, the
-    store gone, or an answer never received; a newer state may need that write undone, so
-    believing the ledger could leave it in place). A replay, an unsettled record and a customer
-    whose record predates the ledger read the provider first. A reconcile repair trusts the
-    ledger: the sweep has just corrected it from what the provider holds."""
-    if repair:
-        return Ledger(dict(seen.ledger), trusted=True)
-    known = seen.version == 0 or bool(seen.ledger)
-    trusted = not replay and not seen.unsettled and known
-    return Ledger(dict(seen.ledger), trusted=trusted)
 
 
 class WorkerLoop:
@@ -202,11 +186,11 @@ class WorkerLoop:
             if seen.unsettled:
                 log.info("ledger_unsettled", integration=self.name, event_id=event.event_id)
             ledger = ledger_for(seen, replay=replay, repair=event.repair)
-            read = _Read(seen)
-            ledger.before_writes = lambda: self._unsettle(event.customer_id, read)
+            step = StepRecord(self.dedupe, event.customer_id, seen)
+            ledger.before_writes = step.unsettle
             result = await self._decide(event, seen, ledger, replay=replay, superseded=superseded)
             await self.steps.publish(self.steps.results_topic, event.customer_id, result.to_bytes())
-            await self._record(event, result, read.seen, ledger)
+            await self._record(event, result, step.seen, ledger)
         finally:
             self.metrics.processing.labels(self.name).observe(time.perf_counter() - started)
         self.metrics.results.labels(self.name, result.outcome.value).inc()
@@ -290,20 +274,3 @@ class WorkerLoop:
         )
         # from `seen`: one write, no second read (unless a concurrent replay wrote meanwhile)
         await self.dedupe.update(event.customer_id, change, as_read(event.customer_id, seen))
-
-    async def _unsettle(self, customer_id: str, read: _Read) -> None:
-        """Before the step's first provider write: mark the record unsettled (one write, from
-        the step's own read), so a step that dies before its record leaves the mark; the
-        step's record then writes from this one. Already unsettled: nothing to write."""
-        if read.seen.unsettled:
-            return
-        updated = await self.dedupe.update(customer_id, unsettle, as_read(customer_id, read.seen))
-        if updated.after is not None:
-            read.seen = updated.after
-
-
-@dataclass
-class _Read:
-    """The step's read of its record, moved on by the unsettled mark the step writes."""
-
-    seen: Applied

@@ -21,7 +21,7 @@ from libs.reconcile.sweep import SweepContext, run_sweep
 from libs.runtime.dedupe import InMemoryDedupe, lookup, record
 from libs.runtime.integration import WorkerSettings
 from libs.runtime.provider_integration import ProviderIntegration
-from libs.runtime.worker import ledger_for
+from libs.runtime.step_record import ledger_for
 from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
 from services.circle_sync.integration import CircleIntegration
